@@ -1,0 +1,20 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# Header probes for kernel API differences between the kernels we support
+# (Debian 6.1 and 6.12).  Each probe greps the kernel's own headers for the
+# declaration that marks the newer API and, when found, defines HAVE_<name>.
+# include/compat.h is the only place that tests these symbols.
+
+compat_hdr = $(srctree)/include/$(1)
+# $(call compat_probe,<header>,<extended regexp>,<name>)
+compat_probe = $(shell grep -qsE '$(2)' $(call compat_hdr,$(1)) && echo -DHAVE_$(3))
+
+# 6.5: block device open mode is blk_mode_t, not fmode_t.
+COMPAT_FLAGS += $(call compat_probe,linux/blkdev.h,typedef unsigned int __bitwise blk_mode_t,BLK_MODE_T)
+# 6.9: block devices are opened as files.
+COMPAT_FLAGS += $(call compat_probe,linux/blkdev.h,struct file \*bdev_file_open_by_path,BDEV_FILE_OPEN)
+# 6.11: integrity settings moved into struct queue_limits;
+# blk_integrity_register() is gone from then on.
+COMPAT_FLAGS += $(call compat_probe,linux/blk-integrity.h,void blk_integrity_register\b,BLK_INTEGRITY_REGISTER)
+# module_dm() registration helper.
+COMPAT_FLAGS += $(call compat_probe,linux/device-mapper.h,define module_dm\b,MODULE_DM)

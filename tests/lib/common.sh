@@ -1,0 +1,129 @@
+# shellcheck shell=bash
+# Helpers for test cases.  Sourced inside the guest by run-case.sh.
+#
+# A case file defines:
+#   DESCRIPTION="one line"
+#   TIMEOUT=<seconds>            (optional, default 300)
+#   requires() { ... }           (optional; calls _skip or _have_* helpers)
+#   test_case() { ... }          (the body; returns 0 on pass)
+#   cleanup() { ... }            (optional; runs on exit, pass or fail)
+#
+# Environment from the host: DMT_REPO (the checkout), DMT_MODULES (where the
+# modules built for the running kernel are), DMT_KERNEL (harness kernel
+# name), DMT_CRYPTSETUP (built cryptsetup tree, when the run needs one).
+
+_skip() {
+	SKIP_REASONS+=("$*")
+}
+
+fail() {
+	echo "FAIL: $*"
+	return 1
+}
+
+_have_program() {
+	local p
+	for p in "$@"; do
+		command -v "$p" >/dev/null 2>&1 || _skip "program $p not installed"
+	done
+}
+
+# Kernel module available to modprobe (or built in) on the running kernel.
+_have_kernel_module() {
+	local m
+	for m in "$@"; do
+		modprobe -n "$m" >/dev/null 2>&1 || _skip "kernel module $m not available"
+	done
+}
+
+# Module of this project, built for the running kernel.
+_have_our_module() {
+	local m
+	for m in "$@"; do
+		[ -n "$(_our_module_path "$m")" ] || _skip "module $m.ko not built for $(uname -r)"
+	done
+}
+
+_our_module_path() {
+	find "${DMT_MODULES:-/nonexistent}" -name "$1.ko" -print -quit 2>/dev/null
+}
+
+_have_kernel_name() {
+	local k
+	for k in "$@"; do
+		[ "$DMT_KERNEL" = "$k" ] && return 0
+	done
+	_skip "needs kernel $* (running $DMT_KERNEL)"
+}
+
+# A zero-filled file of $2 MiB on tmpfs, attached to a loop device; prints
+# the device.
+_loop_create() {
+	local file=$1 mib=$2
+	truncate -s "${mib}M" "$file"
+	losetup --show -f "$file"
+}
+
+_loop_destroy() {
+	local dev
+	for dev in "$@"; do
+		[ -b "$dev" ] && losetup -d "$dev" 2>/dev/null
+	done
+	return 0
+}
+
+_dm_remove() {
+	local name
+	for name in "$@"; do
+		dmsetup info "$name" >/dev/null 2>&1 || continue
+		dmsetup remove --retry "$name" >/dev/null 2>&1 || dmsetup remove -f "$name"
+	done
+	return 0
+}
+
+# Byte offset in file $1 (a test image; search the backing file, not the
+# loop device, whose page cache may be stale) where $4 bytes of file $2 starting at offset
+# $3 occur (first match, 512-byte aligned search).
+_find_bytes() {
+	python3 - "$@" <<'PY'
+import sys
+dev, pat, off, n = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+with open(pat, "rb") as f:
+    f.seek(off)
+    needle = f.read(n)
+with open(dev, "rb") as f:
+    data = f.read()
+for i in range(0, len(data), 512):
+    if data[i:i + n] == needle:
+        print(i)
+        sys.exit(0)
+sys.exit(1)
+PY
+}
+
+# Invert one byte at offset $2 of the image file $1.
+_flip_byte() {
+	python3 - "$1" "$2" <<'PY'
+import os, sys
+fd = os.open(sys.argv[1], os.O_RDWR)
+off = int(sys.argv[2])
+b = os.pread(fd, 1, off)
+os.pwrite(fd, bytes([b[0] ^ 0xff]), off)
+os.fsync(fd)
+os.close(fd)
+PY
+}
+
+# Kernel built with CONFIG_$1 (=y or =m), judged from the config file that
+# the kernel's module directory or /boot provides.
+_have_kernel_config() {
+	local opt=CONFIG_$1 cfg
+	for cfg in "/lib/modules/$(uname -r)/config" "/boot/config-$(uname -r)" \
+		"/lib/modules/$(uname -r)/build/.config"; do
+		[ -r "$cfg" ] || continue
+		grep -Eq "^$opt=(y|m)" "$cfg" && return 0
+		_skip "kernel built without $opt"
+		return 0
+	done
+	_skip "no config file for kernel $(uname -r) to check $opt"
+}

@@ -1,0 +1,75 @@
+#!/bin/bash
+# Runs inside the guest (chrooted into the host root): executes the cases
+# listed in /run/dmt/plan one by one and leaves, per case, its output, the
+# kernel log it produced and its result in /run/dmt for the host to read.
+set -uo pipefail
+
+dmt=/run/dmt
+lib=$(cd "$(dirname "$0")" && pwd)
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+export LC_ALL=C
+# No udev in the guest: libdevmapper creates the /dev/mapper nodes itself.
+export DM_DISABLE_UDEV=1
+# shellcheck source=/dev/null
+. "$dmt/env"
+
+kmemleak=/sys/kernel/debug/kmemleak
+# What in the kernel log fails a case, whatever the case itself said.
+splat='WARNING:|BUG:|Oops|KASAN:|general protection fault|Kernel panic|sleeping function called from invalid context|possible (circular|recursive) locking|inconsistent lock state|lock held when returning|DEBUG_LOCKS_WARN_ON|blocked for more than|soft lockup|hard LOCKUP|UBSAN:|list_add corruption|list_del corruption|cut here'
+
+mkdir -p "$dmt/out"
+# Loop devices back most test disks, and with no udev nothing loads
+# dm_mod on first use; Debian builds both as modules.
+for m in loop dm_mod; do modprobe -q "$m" 2>/dev/null || true; done
+echo "booted $(uname -r)" >>"$dmt/progress"
+
+if [ -w "$kmemleak" ]; then
+	# Forget whatever boot left behind; only leaks made by a case count.
+	echo scan >"$kmemleak"
+	echo clear >"$kmemleak"
+fi
+
+kmsg() { echo "$*" >/dev/kmsg; }
+
+while read -r id file limit; do
+	[ -n "$id" ] || continue
+	echo "start $id" >>"$dmt/progress"
+	out=$dmt/out/$id
+	kmsg "dmt: begin $id"
+	start=$(date +%s)
+	timeout -k 10 "$limit" bash "$lib/run-case.sh" "$file" >"$out.log" 2>&1
+	rc=$?
+	elapsed=$(($(date +%s) - start))
+	leaks=""
+	if [ -w "$kmemleak" ]; then
+		# kmemleak ignores objects younger than 5 s; let the case's age.
+		sleep 6
+		echo scan >"$kmemleak"
+		leaks=$(cat "$kmemleak")
+		echo clear >"$kmemleak"
+	fi
+	kmsg "dmt: end $id"
+	dmesg | sed -n "/dmt: begin $id\$/,/dmt: end $id\$/p" >"$out.dmesg"
+	[ -z "$leaks" ] || printf '%s\n' "$leaks" >"$out.kmemleak"
+
+	if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
+		result="fail timed out after ${limit}s"
+	elif grep -Eq "$splat" "$out.dmesg"; then
+		result="fail kernel log: $(grep -Em1 "$splat" "$out.dmesg" | sed 's/^\[[^]]*\] //')"
+	elif [ -n "$leaks" ]; then
+		result="fail kmemleak: $(printf '%s\n' "$leaks" | grep -c 'unreferenced object') leaked objects"
+	elif [ $rc -eq 77 ]; then
+		result="skip $(sed -n 's/^SKIP: //p' "$out.log" | paste -sd ';' -)"
+	elif [ $rc -eq 0 ]; then
+		result="pass"
+	else
+		reason=$(sed -n 's/^FAIL: //p' "$out.log" | head -n1)
+		result="fail ${reason:-exit status $rc}"
+	fi
+	echo "$result" >"$out.result"
+	echo "$elapsed" >"$out.time"
+	echo "end $id" >>"$dmt/progress"
+	sync
+done <"$dmt/plan"
+echo "done" >>"$dmt/progress"
+sync

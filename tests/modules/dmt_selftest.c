@@ -1,0 +1,56 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Harness self-test module: does one deliberately wrong thing at load time
+ * so that the harness can prove it reports the resulting kernel splat as a
+ * failure.  Test use only; never installed.
+ */
+#include <linux/delay.h>
+#include <linux/module.h>
+#include <linux/slab.h>
+#include <linux/spinlock.h>
+
+#include "compat.h"
+
+static char *action = "none";
+module_param(action, charp, 0444);
+MODULE_PARM_DESC(action, "none, warn, leak or atomic_sleep");
+
+static DEFINE_SPINLOCK(selftest_lock);
+static void *selftest_lost;
+
+static int __init dmt_selftest_init(void)
+{
+	if (!strcmp(action, "none"))
+		return 0;
+
+	if (!strcmp(action, "warn")) {
+		WARN(1, "dmt_selftest: deliberate warning");
+		return 0;
+	}
+
+	if (!strcmp(action, "leak")) {
+		/* Keep no reference: kmemleak must find it once we forget it. */
+		selftest_lost = kmalloc(128, GFP_KERNEL);
+		selftest_lost = NULL;
+		return 0;
+	}
+
+	if (!strcmp(action, "atomic_sleep")) {
+		spin_lock(&selftest_lock);
+		msleep(1);
+		spin_unlock(&selftest_lock);
+		return 0;
+	}
+
+	pr_err("dmt_selftest: unknown action '%s'\n", action);
+	return -EINVAL;
+}
+
+static void __exit dmt_selftest_exit(void)
+{
+}
+
+module_init(dmt_selftest_init);
+module_exit(dmt_selftest_exit);
+MODULE_DESCRIPTION("Harness self-test: provokes kernel splats on request");
+MODULE_LICENSE("GPL");
