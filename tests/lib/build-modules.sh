@@ -13,6 +13,9 @@ out=${DMT_CACHE:-/var/cache/dm-oot-tests}/modbuild/$release
 log=$out.log
 
 mkdir -p "$out"
+# One build at a time per kernel: runs started in parallel share the tree.
+exec 9>"$out.lock"
+flock 9
 rsync -a --delete --exclude=.git --exclude='*.o' --exclude='*.ko' \
 	--exclude='.*.cmd' "$repo/" "$out/"
 if ! { make -C "$out" KDIR="$kdir" W=1 &&

@@ -31,6 +31,17 @@ fi
 
 kmsg() { echo "$*" >/dev/kmsg; }
 
+# Tasks in uninterruptible sleep, as "pid comm" lines.  After a case timed
+# out, such tasks are stuck in the kernel: no signal ends them.
+stuck_tasks() {
+	local p state
+	for p in /proc/[0-9]*; do
+		state=$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' "$p/status" 2>/dev/null)
+		[ "$state" = D ] && echo "${p#/proc/} $(cat "$p/comm" 2>/dev/null)"
+	done
+	return 0
+}
+
 while read -r id file limit; do
 	[ -n "$id" ] || continue
 	echo "start $id" >>"$dmt/progress"
@@ -39,6 +50,18 @@ while read -r id file limit; do
 	start=$(date +%s)
 	timeout -k 10 "$limit" bash "$lib/run-case.sh" "$file" >"$out.log" 2>&1
 	rc=$?
+	stuck=""
+	if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
+		sleep 3
+		stuck=$(stuck_tasks)
+		if [ -n "$stuck" ]; then
+			echo "== tasks stuck in the kernel after the time limit:" >>"$out.log"
+			while read -r pid comm; do
+				echo "-- $pid $comm" >>"$out.log"
+				cat "/proc/$pid/stack" >>"$out.log" 2>/dev/null
+			done <<<"$stuck"
+		fi
+	fi
 	elapsed=$(($(date +%s) - start))
 	leaks=""
 	if [ -w "$kmemleak" ]; then
@@ -52,7 +75,9 @@ while read -r id file limit; do
 	dmesg | sed -n "/dmt: begin $id\$/,/dmt: end $id\$/p" >"$out.dmesg"
 	[ -z "$leaks" ] || printf '%s\n' "$leaks" >"$out.kmemleak"
 
-	if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
+	if [ -n "$stuck" ]; then
+		result="fail timed out after ${limit}s; tasks stuck in the kernel: $(echo "$stuck" | awk '{print $2}' | paste -sd, -)"
+	elif [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
 		result="fail timed out after ${limit}s"
 	elif grep -Eq "$splat" "$out.dmesg"; then
 		result="fail kernel log: $(grep -Em1 "$splat" "$out.dmesg" | sed 's/^\[[^]]*\] //')"
@@ -70,6 +95,13 @@ while read -r id file limit; do
 	echo "$elapsed" >"$out.time"
 	echo "end $id" >>"$dmt/progress"
 	sync
+	if [ -n "$stuck" ]; then
+		# The kernel holds tasks it will never release: later cases get a
+		# fresh guest.
+		echo "restart" >>"$dmt/progress"
+		sync
+		exit 0
+	fi
 done <"$dmt/plan"
 echo "done" >>"$dmt/progress"
 sync

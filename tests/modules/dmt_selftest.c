@@ -7,16 +7,25 @@
 #include <linux/delay.h>
 #include <linux/module.h>
 #include <linux/slab.h>
+#include <linux/smp.h>
 #include <linux/spinlock.h>
 
 #include "compat.h"
 
 static char *action = "none";
 module_param(action, charp, 0444);
-MODULE_PARM_DESC(action, "none, warn, leak or atomic_sleep");
+MODULE_PARM_DESC(action, "none, warn, leak, atomic_sleep or freeze");
 
 static DEFINE_SPINLOCK(selftest_lock);
 static void *selftest_lost;
+
+/* Never returns: with every CPU spinning, interrupts off, the guest is dead. */
+static void dmt_selftest_spin(void *unused)
+{
+	local_irq_disable();
+	for (;;)
+		cpu_relax();
+}
 
 static int __init dmt_selftest_init(void)
 {
@@ -37,8 +46,13 @@ static int __init dmt_selftest_init(void)
 
 	if (!strcmp(action, "atomic_sleep")) {
 		spin_lock(&selftest_lock);
-		msleep(1);
+		msleep(20);
 		spin_unlock(&selftest_lock);
+		return 0;
+	}
+
+	if (!strcmp(action, "freeze")) {
+		on_each_cpu(dmt_selftest_spin, NULL, 0);
 		return 0;
 	}
 
