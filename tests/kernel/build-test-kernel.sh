@@ -2,8 +2,8 @@
 # Build (or find in the cache) the debug test kernel from Debian's
 # linux-source-6.12 and the config fragment beside this script.
 #
-# The result lives outside the checkout, keyed by the source package version
-# and a hash of the fragment and of this script, so it is rebuilt only when
+# The result lives outside the checkout, keyed by the source package version,
+# the fragment and the build recipe version below, so it is rebuilt only when
 # one of them changes.  On success the last line printed is the cache
 # directory, which holds:
 #   build/         the kernel build tree (use it as KDIR)
@@ -50,10 +50,17 @@ if [ ! -f "$tarball" ]; then
 		"$src_pkg" bc flex bison libelf-dev libssl-dev cpio xz-utils >&2
 fi
 
+# Bump when a change to this script changes what it builds.
+recipe=1
 version=$(dpkg-query -W -f '${Version}' "$src_pkg")
-key=$(cat "$fragment" "$0" | sha256sum | cut -c1-12)
+key=$( (cat "$fragment"; echo "recipe $recipe") | sha256sum | cut -c1-12)
 out=$cache_root/kernel/$version-$key
 src=$cache_root/src/$version
+
+mkdir -p "$cache_root/kernel"
+# Several runs may ask at once: one builds, the others wait for it.
+exec 9>"$cache_root/kernel/lock"
+flock 9
 
 if [ "$force" = 0 ] && [ -f "$out/done" ]; then
 	log "cached: $out"
@@ -105,6 +112,7 @@ log "configuring (allnoconfig + fragment); log in $buildlog"
 } >"$buildlog" 2>&1 || { tail -n 30 "$buildlog" >&2; die "build failed, see $buildlog"; }
 
 cp "$out/build/arch/x86/boot/bzImage" "$out/bzImage"
+cp "$out/build/.config" "$out/config"
 make -s -C "$out/build" kernelrelease >"$out/release"
 echo $(($(date +%s) - start)) >"$out/build-seconds"
 touch "$out/done"

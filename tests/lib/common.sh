@@ -127,3 +127,67 @@ _have_kernel_config() {
 	done
 	_skip "no config file for kernel $(uname -r) to check $opt"
 }
+
+# --- which dm-integrity a case tests -------------------------------------------
+# DMT_TARGET_IMPL=kernel (default, "reference mode"): the kernel's own
+# dm-integrity.  DMT_TARGET_IMPL=ours: this project's dm-integrity.ko, loaded
+# in place of the kernel's (same module name, dm_integrity).
+# Call _have_integrity_impl from requires() and _use_integrity_impl at the
+# start of test_case() (it returns non-zero, with a FAIL: line, when it
+# cannot load the module asked for).
+
+# Loaded dm_integrity is this project's (out-of-tree taint "O").
+_integrity_is_ours() {
+	[ -r /sys/module/dm_integrity/taint ] && grep -q O /sys/module/dm_integrity/taint
+}
+
+# dm_integrity is built into the running kernel (it has no initstate then).
+_integrity_is_builtin() {
+	[ -d /sys/module/dm_integrity ] && [ ! -e /sys/module/dm_integrity/initstate ]
+}
+
+_have_integrity_impl() {
+	case ${DMT_TARGET_IMPL:-kernel} in
+	kernel) _have_kernel_module dm-integrity ;;
+	ours)
+		[ -n "$(_our_module_path dm-integrity)" ] ||
+			_skip "our dm-integrity.ko is not built yet"
+		;;
+	*) ;; # _use_integrity_impl fails the case with the reason
+	esac
+}
+
+_use_integrity_impl() {
+	local impl=${DMT_TARGET_IMPL:-kernel} ko dep
+	case $impl in
+	kernel)
+		if _integrity_is_ours; then
+			rmmod dm_integrity || { fail "cannot unload our dm_integrity to use the kernel's"; return 1; }
+		fi
+		modprobe dm-integrity || { fail "modprobe dm-integrity failed"; return 1; }
+		;;
+	ours)
+		ko=$(_our_module_path dm-integrity)
+		[ -n "$ko" ] || { fail "our dm-integrity.ko is not built yet"; return 1; }
+		if ! _integrity_is_ours; then
+			_integrity_is_builtin && {
+				fail "dm-integrity is built into $(uname -r); cannot load ours"
+				return 1
+			}
+			if [ -d /sys/module/dm_integrity ]; then
+				rmmod dm_integrity ||
+					{ fail "cannot unload the kernel's dm_integrity (in use?)"; return 1; }
+			fi
+			for dep in $(modinfo -F depends "$ko" | tr ',' ' '); do
+				modprobe "$dep" || { fail "modprobe $dep (needed by $ko) failed"; return 1; }
+			done
+			insmod "$ko" || { fail "insmod $ko failed"; return 1; }
+		fi
+		;;
+	*)
+		fail "DMT_TARGET_IMPL='$impl': expected kernel or ours"
+		return 1
+		;;
+	esac
+	echo "dm-integrity under test ($impl${ko:+, $ko}): $(dmsetup targets | awk '$1 == "integrity" { print $2 }')"
+}
