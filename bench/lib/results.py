@@ -1,0 +1,139 @@
+#!/usr/bin/env python3
+"""Bench results: read the fio JSON of every stack and print the job x stack
+table, each stack's value with its ratio to its reference stack.
+
+  results.py DIR SPEC...
+
+DIR holds round.N.json, the fio output of each round, whose jobs are named
+JOB@STACK; SPEC is STACK=REF, or STACK= for no ratio, in column order.
+Prints one detail line per job, stack and round, then the table.  Exits 1
+(reason on stderr) if fio reported an error, a job did no I/O, or a stack
+lacks a result another has.
+
+Unit: IOPS for jobs with blocks under 64 KiB, else MB/s (10^6 bytes/s); the
+cell is the median over rounds.
+"""
+import glob
+import json
+import os
+import statistics
+import sys
+
+
+def size_bytes(text):
+    text = str(text).strip().lower().rstrip("b")
+    mult = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+    if text and text[-1] in mult:
+        return int(float(text[:-1]) * mult[text[-1]])
+    return int(text)
+
+
+def die(msg):
+    print(f"results.py: {msg}", file=sys.stderr)
+    sys.exit(1)
+
+
+def load(path):
+    """[(jobname, unit, value, iops, mb_s, lat_us)] of one fio run."""
+    try:
+        with open(path) as f:
+            data = json.load(f)
+    except (OSError, ValueError) as e:
+        die(f"fio output {path} unreadable: {e}")
+    out = []
+    for j in data.get("jobs", []):
+        job = j["jobname"]
+        if j.get("error"):
+            die(f"fio job {job}: error {j['error']} ({path})")
+        opts = dict(data.get("global options", {}))
+        opts.update(j.get("job options", {}))
+        side = "write" if "write" in opts.get("rw", "") else "read"
+        s = j[side]
+        if not s.get("io_bytes"):
+            die(f"fio job {job}: no {side} I/O done ({path})")
+        bs = size_bytes(opts.get("bs", "4k"))
+        iops = float(s["iops"])
+        mb_s = float(s["bw_bytes"]) / 1e6
+        lat_us = float(s.get("lat_ns", {}).get("mean", 0)) / 1000
+        unit = "IOPS" if bs < 65536 else "MB/s"
+        out.append((job, unit, iops if unit == "IOPS" else mb_s, iops, mb_s, lat_us))
+    if not out:
+        die(f"fio output {path} has no jobs")
+    return out
+
+
+def fmt(value, unit):
+    return f"{value:.0f}" if unit == "IOPS" else f"{value:.1f}"
+
+
+def main(argv):
+    if len(argv) < 3:
+        die(__doc__)
+    rundir, specs = argv[1], argv[2:]
+    stacks, refs, details = [], {}, {}
+    for spec in specs:
+        name, _, ref = spec.partition("=")
+        stacks.append(name)
+        refs[name] = ref or None
+
+    files = sorted(glob.glob(os.path.join(rundir, "round.*.json")),
+                   key=lambda p: int(p.rsplit(".", 2)[1]))
+    if not files:
+        die(f"no fio results (round.N.json) in {rundir}")
+    vals, units, jobs = {}, {}, []
+    for rnd, path in enumerate(files, 1):
+        for name, unit, value, iops, mb_s, lat_us in load(path):
+            job, _, s = name.rpartition("@")
+            if s not in refs:
+                continue
+            if job not in jobs:
+                jobs.append(job)
+            units[job] = unit
+            vals.setdefault((job, s), []).append(value)
+            details.setdefault(s, []).append(
+                f"{s:<12} {job:<14} round {rnd}: {fmt(value, unit):>8} {unit:<4}"
+                f"  ({iops:.0f} IOPS, {mb_s:.1f} MB/s, mean latency {lat_us:.0f} us)")
+    for s in stacks:
+        print("\n".join(details.get(s, [])))
+    for job in jobs:
+        for s in stacks:
+            if len(vals.get((job, s), [])) != len(files):
+                die(f"stack {s} lacks results for job {job}")
+    med = {k: statistics.median(v) for k, v in vals.items()}
+
+    head1, head2, rows = ["job", "unit"], ["", ""], []
+    for s in stacks:
+        head1.append(s)
+        head2.append(f"vs {refs[s]}" if refs[s] else "")
+    for job in jobs:
+        unit = units[job]
+        row = [job, unit]
+        for s in stacks:
+            cell = fmt(med[(job, s)], unit)
+            r = refs[s]
+            if r:
+                rv = med[(job, r)]
+                cell += f" {med[(job, s)] / rv:5.2f}x" if rv else "     -"
+            row.append(cell)
+        rows.append(row)
+    widths = [max(len(r[i]) for r in [head1, head2] + rows) for i in range(len(head1))]
+
+    def line(r):
+        out = [r[0].ljust(widths[0]), r[1].ljust(widths[1])]
+        out += [c.rjust(w) for c, w in zip(r[2:], widths[2:])]
+        return "  ".join(out).rstrip()
+
+    print("----- bench table begin -----")
+    for header in os.environ.get("BENCH_TABLE_HEADER", "").splitlines():
+        print(header)
+    print(line(head1))
+    print(line(head2))
+    for r in rows:
+        print(line(r))
+    if len(files) > 1:
+        print(f"(cells: median of {len(files)} rounds)")
+    print("----- bench table end -----")
+
+
+if __name__ == "__main__":
+    main(sys.argv)

@@ -1,0 +1,104 @@
+# shellcheck shell=bash
+# shellcheck disable=SC2034 # STACK_DEV is read by bench/lib/bench.sh
+# The stacks the bench can measure.  Sourced by bench/run on the host (only
+# to list and check names; nothing here runs there) and by the bench case in
+# the guest.
+#
+# A stack NAME is ONE function, stack_NAME, where each '-' of NAME is written
+# '_' (stack "kernel-J" is stack_kernel_J; so stack names use '-', never '_').
+# It is called as:
+#   stack_NAME desc         print one line saying what the stack is
+#   stack_NAME up BASEDEV   build the stack on BASEDEV, a fresh block device
+#                           (zeroed, $BENCH_DEV_MIB MiB) made for this stack
+#                           alone; set STACK_DEV to the block device fio must
+#                           use.  On failure say why on stderr, return non-zero.
+#                           Output goes to the case log.
+#   stack_NAME down         tear it down; must also work after a failed or
+#                           partial "up" and when nothing is up.
+# The runner (bench/lib/bench.sh) does the rest: it makes and removes
+# BASEDEV, fills the first $BENCH_REGION_MIB MiB of STACK_DEV before the jobs
+# (so reads never hit unwritten blocks), and before each job suspends and
+# resumes the device of the previous job when it is a device-mapper device,
+# so that deferred work (e.g. a journal still being written back) does not
+# leak into the next measurement.  All stacks of a run are up at once, so a
+# stack's resources (dm device names...) must be its own.
+# STACK_DEV must provide at least $BENCH_REGION_MIB MiB.
+#
+# The helpers _dm_remove etc. come from tests/lib/common.sh.
+
+# --- the base device itself ----------------------------------------------------
+stack_raw() {
+	case $1 in
+	desc) echo "the base device, no device-mapper" ;;
+	up) STACK_DEV=$2 ;;
+	down) : ;;
+	esac
+}
+
+# --- in-kernel dm-integrity -------------------------------------------------------
+# All modes use the same format: crc32c tags (4 bytes), 4096-byte blocks,
+# integritysetup's default journal and interleave; --no-wipe because the
+# runner writes the measured region before reading it.
+BENCH_INTEGRITY_HASH=crc32c
+BENCH_INTEGRITY_BLOCK=4096
+
+_kernel_integrity() {
+	# $1 mode J|B|D, $2 action, $3 base device
+	local mode=$1 action=$2 dev=${3:-} name=bench-kint-$1 opts=() table
+	case $action in
+	desc)
+		echo "in-kernel dm-integrity, mode $mode, $BENCH_INTEGRITY_HASH, ${BENCH_INTEGRITY_BLOCK}-byte blocks (integritysetup)"
+		;;
+	up)
+		modprobe dm-integrity || { echo "cannot load dm-integrity" >&2; return 1; }
+		integritysetup format -q --batch-mode --no-wipe \
+			--integrity "$BENCH_INTEGRITY_HASH" \
+			--sector-size "$BENCH_INTEGRITY_BLOCK" "$dev" || return 1
+		case $mode in
+		J) ;;
+		B) opts=(--integrity-bitmap-mode) ;;
+		D) opts=(--integrity-no-journal) ;;
+		*) echo "unknown dm-integrity mode $mode" >&2; return 1 ;;
+		esac
+		integritysetup open --integrity "$BENCH_INTEGRITY_HASH" "${opts[@]}" \
+			"$dev" "$name" || return 1
+		# Make sure the kernel runs what the column claims.
+		table=$(dmsetup table "$name") || return 1
+		echo "table: $table"
+		_bench_check_integrity_table "$table" "$mode" || return 1
+		STACK_DEV=/dev/mapper/$name
+		;;
+	down)
+		_dm_remove "$name"
+		;;
+	esac
+}
+
+# Check an integrity table line: target, mode letter, hash and block size.
+_bench_check_integrity_table() {
+	local table=$1 mode=$2 f
+	read -r -a f <<<"$table"
+	if [ "${f[2]:-}" != integrity ] || [ "${f[6]:-}" != "$mode" ]; then
+		echo "expected an integrity target in mode $mode, got: $table" >&2
+		return 1
+	fi
+	case " $table " in
+	*" internal_hash:$BENCH_INTEGRITY_HASH "* | *" internal_hash:$BENCH_INTEGRITY_HASH:"*) ;;
+	*) echo "table lacks internal_hash:$BENCH_INTEGRITY_HASH: $table" >&2; return 1 ;;
+	esac
+	case " $table " in
+	*" block_size:$BENCH_INTEGRITY_BLOCK "*) ;;
+	*) echo "table lacks block_size:$BENCH_INTEGRITY_BLOCK: $table" >&2; return 1 ;;
+	esac
+}
+
+stack_kernel_J() { _kernel_integrity J "$@"; }
+stack_kernel_B() { _kernel_integrity B "$@"; }
+stack_kernel_D() { _kernel_integrity D "$@"; }
+
+# --- lookup (used by bench/run and bench/lib/bench.sh) ---------------------------
+bench_stack_fn() { echo "stack_${1//-/_}"; }
+# All stack names (sorted).
+bench_stack_names() {
+	declare -F | sed -n 's/^declare -f stack_//p' | tr _ -
+}
