@@ -80,7 +80,10 @@ while read -r id file limit; do
 	elif [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
 		result="fail timed out after ${limit}s"
 	elif grep -Eq "$splat" "$out.dmesg"; then
-		result="fail kernel log: $(grep -Em1 "$splat" "$out.dmesg" | sed 's/^\[[^]]*\] //')"
+		# Name the report itself, not the "cut here" line before it.
+		first=$(awk -v re="$splat" '$0 ~ re && !/cut here/ { print; exit }' "$out.dmesg")
+		[ -n "$first" ] || first=$(grep -Em1 "$splat" "$out.dmesg")
+		result="fail kernel log: $(echo "$first" | sed 's/^\[[^]]*\] //')"
 	elif [ -n "$leaks" ]; then
 		result="fail kmemleak: $(printf '%s\n' "$leaks" | grep -c 'unreferenced object') leaked objects"
 	elif [ $rc -eq 77 ]; then
