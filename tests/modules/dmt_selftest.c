@@ -4,7 +4,6 @@
  * so that the harness can prove it reports the resulting kernel splat as a
  * failure.  Test use only; never installed.
  */
-#include <linux/delay.h>
 #include <linux/module.h>
 #include <linux/slab.h>
 #include <linux/smp.h>
@@ -38,15 +37,23 @@ static int __init dmt_selftest_init(void)
 	}
 
 	if (!strcmp(action, "leak")) {
-		/* Keep no reference: kmemleak must find it once we forget it. */
-		selftest_lost = kmalloc(128, GFP_KERNEL);
-		selftest_lost = NULL;
+		int i;
+
+		/*
+		 * Keep no reference: kmemleak must find these once we forget
+		 * them.  Several, so that a stale copy of one pointer left in
+		 * a register or on a stack cannot hide them all.
+		 */
+		for (i = 0; i < 16; i++)
+			WRITE_ONCE(selftest_lost, kmalloc(128, GFP_KERNEL));
+		WRITE_ONCE(selftest_lost, NULL);
 		return 0;
 	}
 
 	if (!strcmp(action, "atomic_sleep")) {
+		/* The classic bug: an allocation that may sleep under a spinlock. */
 		spin_lock(&selftest_lock);
-		msleep(20);
+		kfree(kmalloc(64, GFP_KERNEL));
 		spin_unlock(&selftest_lock);
 		return 0;
 	}
