@@ -55,10 +55,11 @@ build_deps=(
 )
 # What the test scripts call (besides coreutils, util-linux, e2fsprogs and
 # kmod, which every Debian system has): hexdump is in bsdextrautils, keyctl
-# in keyutils, uuencode in sharutils; dmsetup for the scripts' checks.
+# in keyutils, uuencode in sharutils; dmsetup for the scripts' checks;
+# strace for blockwise-compat-test's logs of failing I/O.
 runtime_deps=(
 	cryptsetup-bin xxd bsdextrautils jq procps keyutils expect sharutils
-	dmsetup xz-utils
+	dmsetup xz-utils strace
 )
 # Options as in Debian's debian/rules, less the install paths, with docs off.
 configure_flags=(--disable-asciidoc --enable-libargon2 --enable-shared)
