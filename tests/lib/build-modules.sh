@@ -13,7 +13,11 @@ kdir=$1
 release=$2
 copy_to=${3:-}
 repo=$(cd "$(dirname "$0")/../.." && pwd)
-out=${DMT_CACHE:-/var/cache/dm-oot-tests}/modbuild/$release
+# One mirror per checkout and kernel: rsync keeps excluded build products
+# (so builds stay incremental), which must never leak from one worktree's
+# sources into another's modules.
+tree_key=$(printf '%s' "$repo" | sha256sum | cut -c1-8)
+out=${DMT_CACHE:-/var/cache/dm-oot-tests}/modbuild/$tree_key/$release
 log=$out.log
 
 mkdir -p "$out"
