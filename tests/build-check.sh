@@ -21,17 +21,10 @@ kernels=("$@")
 # shellcheck source=tests/lib/kernels.sh
 . "$here/lib/kernels.sh"
 
-passed=0 failed=0
-report() {
-	# $1 name, $2 0 = pass, $3 detail
-	if [ "$2" = 0 ]; then
-		passed=$((passed + 1))
-		printf 'PASS  %-10s %-28s %s\n' build "$1" "$3"
-	else
-		failed=$((failed + 1))
-		printf 'FAIL  %-10s %-28s %s\n' build "$1" "$3"
-	fi
-}
+# shellcheck source=tests/lib/report.sh
+. "$here/lib/report.sh"
+# $1 name, $2 0 = pass, $3 detail
+report() { report_status "$2" build "$1" "$3"; }
 
 c_files() {
 	git -C "$repo" ls-files '*.c' '*.h'
@@ -101,5 +94,4 @@ else
 	report checkpatch 1 "no kernel source with scripts/checkpatch.pl (tests/kernel/build-test-kernel.sh)"
 fi
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+report_summary

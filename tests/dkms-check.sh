@@ -30,16 +30,10 @@ mkdir -p "$work/src"
 # What `dkms add` sees: the tracked files, as a release tarball would hold.
 git -C "$repo" ls-files -z | (cd "$repo" && rsync -a --from0 --files-from=- . "$work/src/dm-oot-$version/")
 
-passed=0 failed=0
-report() {
-	if [ "$1" = 0 ]; then
-		passed=$((passed + 1))
-		printf 'PASS  %-10s %-28s %s\n' "$2" dkms "$3"
-	else
-		failed=$((failed + 1))
-		printf 'FAIL  %-10s %-28s %s\n' "$2" dkms "$3"
-	fi
-}
+# shellcheck source=tests/lib/report.sh
+. "$here/lib/report.sh"
+# $1 0 = pass, $2 kernel, $3 detail
+report() { report_status "$1" "$2" dkms "$3"; }
 
 for k in "${kernels[@]}"; do
 	if ! resolve_kernel "$k" >/dev/null 2>&1; then
@@ -81,5 +75,4 @@ for k in "${kernels[@]}"; do
 		report 0 "$k" "$(echo "$built" | wc -w) modules built and installed; modprobe picks updates/dkms: $(echo "$built" | paste -sd' ' -)"
 	fi
 done
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+report_summary
