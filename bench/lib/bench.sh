@@ -3,6 +3,8 @@
 # after tests/lib/common.sh.  Sets up every stack at once, each on its own
 # fresh base device, fills each one's measured region, then runs BENCH_REPEAT
 # rounds of one fio run each: every job on every stack, one job at a time.
+# Stacks on the kernel's dm-integrity and on ours cannot be up together:
+# then each round is one fio run per implementation (see bench_main).
 # Prints the table (bench/lib/results.py) between the markers bench/run looks
 # for, then tears everything down.
 #
@@ -133,16 +135,19 @@ _bench_job_body() {
 # job after job, the stacks of each job in turn starting with stack number
 # $1 (rotated each round, so no stack always runs right after the same
 # other one).  Before each job fio settles the device the previous job used.
-declare -A _BENCH_DEV=() _BENCH_SETTLE=()
+# The stacks of the run are those of _BENCH_RUN (all of them, or one
+# dm-integrity implementation's and those that need none).
+declare -A _BENCH_DEV=() _BENCH_SETTLE=() _BENCH_IMPL=()
 _BENCH_NAMES=()
+_BENCH_RUN=()
 _BENCH_LAST=""
 _bench_round_jobfile() {
-	local first=$1 n=${#_BENCH_NAMES[@]} job i s f
+	local first=$1 n=${#_BENCH_RUN[@]} job i s f
 	echo "[global]"
 	_bench_job_body global
 	for job in $BENCH_JOBS; do
 		for ((i = 0; i < n; i++)); do
-			s=${_BENCH_NAMES[$(((first + i) % n))]}
+			s=${_BENCH_RUN[$(((first + i) % n))]}
 			echo
 			echo "[$job@$s]"
 			echo "filename=${_BENCH_DEV[$s]}"
@@ -158,16 +163,49 @@ _bench_round_jobfile() {
 # What is up, in set-up order: stack functions and "base:ID".
 _BENCH_UP=()
 bench_cleanup() {
-	local i fn rc=0
-	for ((i = ${#_BENCH_UP[@]} - 1; i >= 0; i--)); do
-		fn=${_BENCH_UP[$i]}
+	_bench_down_to 0
+}
+
+# Tear down what was set up after the first $1 entries of _BENCH_UP.
+_bench_down_to() {
+	local keep=$1 fn rc=0
+	while [ ${#_BENCH_UP[@]} -gt "$keep" ]; do
+		fn=${_BENCH_UP[-1]}
+		unset '_BENCH_UP[-1]'
 		case $fn in
 		base:*) "base_${BENCH_BASE:-nullb}" down "${fn#base:}" ;;
 		*) "$fn" down ;;
 		esac || { echo "tear-down failed: $fn" >&2; rc=1; }
 	done
-	_BENCH_UP=()
 	return $rc
+}
+
+# Load dm-integrity implementation $1 (kernel or ours) in place of the other.
+_bench_use_impl() {
+	[ -n "$1" ] || return 0
+	echo "== dm-integrity: $1"
+	DMT_TARGET_IMPL=$1 _use_integrity_impl "$1"
+}
+
+# One fio run of round $1 over the stacks in _BENCH_RUN, into $2 (JSON).
+_bench_fio_run() {
+	local round=$1 json=$2 t0 fio_file
+	fio_file=${json%.json}.fio
+	_bench_round_jobfile $(((round - 1) % ${#_BENCH_RUN[@]})) >"$fio_file"
+	t0=$(_bench_now)
+	if ! fio --output-format=json --output="$json" "$fio_file" >"$TMPDIR/fio.out" 2>&1; then
+		cat "$TMPDIR/fio.out" "$json" 2>/dev/null | tail -n 40
+		fail "fio failed in round $round: $(grep -m1 -i 'error\|fio:' "$TMPDIR/fio.out")"
+		return 1
+	fi
+	grep -v '^$' "$TMPDIR/fio.out" | sed 's/^/fio: /'
+	if [ -e "$TMPDIR/settle-failed" ]; then
+		cat "$TMPDIR"/*.prerun.txt "$TMPDIR/settle-failed" 2>/dev/null
+		fail "$(head -n1 "$TMPDIR/settle-failed") between jobs in round $round"
+		return 1
+	fi
+	echo "fio run $(basename "$json" .json): $(_bench_since "$t0") s"
+	[ -z "${BENCH_SAVE:-}" ] || cp "$json" "$fio_file" "$BENCH_SAVE/" || true
 }
 
 # Set up stack $1 on its own base device (instance $2) and fill its region.
@@ -203,7 +241,7 @@ _bench_stack_up() {
 }
 
 bench_main() {
-	local spec specs=() f i round t0 json
+	local spec specs=() f i round
 	BENCH_RUNS=$TMPDIR/runs
 	mkdir -p "$BENCH_RUNS"
 	export BENCH_REGION_MIB BENCH_RUNTIME BENCH_RAMP
@@ -222,32 +260,60 @@ bench_main() {
 	echo "base device: $("base_$BENCH_BASE" desc)"
 	echo "jobs: $BENCH_JOBS; region $BENCH_REGION_MIB MiB; ${BENCH_RAMP} s ramp + ${BENCH_RUNTIME} s each; $BENCH_REPEAT round(s)"
 
-	# All stacks are up at once, each on its own base device, so that each
-	# job runs on every stack within a short time: a busy host then skews
-	# the ratios less.
+	local impls=() shared=() impl j p mark
 	for i in "${!_BENCH_NAMES[@]}"; do
-		_bench_stack_up "${_BENCH_NAMES[$i]}" "$i" || return 1
-	done
-	for round in $(seq 1 "$BENCH_REPEAT"); do
-		echo "== round $round"
-		_bench_round_jobfile $(((round - 1) % ${#_BENCH_NAMES[@]})) >"$TMPDIR/round.$round.fio"
-		json=$BENCH_RUNS/round.$round.json
-		t0=$(_bench_now)
-		if ! fio --output-format=json --output="$json" "$TMPDIR/round.$round.fio" \
-			>"$TMPDIR/fio.out" 2>&1; then
-			cat "$TMPDIR/fio.out" "$json" 2>/dev/null | tail -n 40
-			fail "fio failed in round $round: $(grep -m1 -i 'error\|fio:' "$TMPDIR/fio.out")"
-			return 1
+		impl=$("$(bench_stack_fn "${_BENCH_NAMES[$i]}")" impl) || impl=""
+		_BENCH_IMPL[${_BENCH_NAMES[$i]}]=$impl
+		if [ -z "$impl" ]; then
+			shared+=("$i")
+		elif [[ " ${impls[*]} " != *" $impl "* ]]; then
+			impls+=("$impl")
 		fi
-		grep -v '^$' "$TMPDIR/fio.out" | sed 's/^/fio: /'
-		if [ -e "$TMPDIR/settle-failed" ]; then
-			cat "$TMPDIR"/*.prerun.txt "$TMPDIR/settle-failed" 2>/dev/null
-			fail "$(head -n1 "$TMPDIR/settle-failed") between jobs in round $round"
-			return 1
-		fi
-		echo "round $round: $(_bench_since "$t0") s"
-		[ -z "${BENCH_SAVE:-}" ] || cp "$json" "$TMPDIR/round.$round.fio" "$BENCH_SAVE/" || true
 	done
+
+	if [ ${#impls[@]} -le 1 ]; then
+		# All stacks are up at once, each on its own base device, so
+		# that each job runs on every stack within a short time: a busy
+		# host then skews the ratios less.
+		_bench_use_impl "${impls[0]:-}" || return 1
+		for i in "${!_BENCH_NAMES[@]}"; do
+			_bench_stack_up "${_BENCH_NAMES[$i]}" "$i" || return 1
+		done
+		_BENCH_RUN=("${_BENCH_NAMES[@]}")
+		for round in $(seq 1 "$BENCH_REPEAT"); do
+			echo "== round $round"
+			_bench_fio_run "$round" "$BENCH_RUNS/round.$round.json" || return 1
+		done
+	else
+		# Two dm-integrity implementations: both register "integrity",
+		# so each round measures the stacks of one, then of the other
+		# (in turn first), each time freshly set up, together with the
+		# stacks that need neither, which stay up.
+		for i in "${shared[@]}"; do
+			_bench_stack_up "${_BENCH_NAMES[$i]}" "$i" || return 1
+		done
+		mark=${#_BENCH_UP[@]}
+		for round in $(seq 1 "$BENCH_REPEAT"); do
+			for ((j = 0; j < ${#impls[@]}; j++)); do
+				p=$(((round - 1 + j) % ${#impls[@]}))
+				impl=${impls[$p]}
+				echo "== round $round, $impl dm-integrity"
+				_bench_use_impl "$impl" || return 1
+				_BENCH_RUN=()
+				for i in "${!_BENCH_NAMES[@]}"; do
+					case ${_BENCH_IMPL[${_BENCH_NAMES[$i]}]} in
+					"$impl") _bench_stack_up "${_BENCH_NAMES[$i]}" "$i" || return 1 ;;
+					"") ;;
+					*) continue ;;
+					esac
+					_BENCH_RUN+=("${_BENCH_NAMES[$i]}")
+				done
+				_BENCH_LAST=""
+				_bench_fio_run "$round" "$BENCH_RUNS/round.$round.$p.json" || return 1
+				_bench_down_to "$mark" || { fail "tear-down after round $round ($impl) failed"; return 1; }
+			done
+		done
+	fi
 
 	echo "== results"
 	dmsetup targets | sed 's/^/target: /'

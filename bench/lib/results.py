@@ -4,8 +4,8 @@ table, each stack's value with its ratio to its reference stack.
 
   results.py DIR SPEC...
 
-DIR holds round.N.json, the fio output of each round, whose jobs are named
-JOB@STACK; SPEC is STACK=REF, or STACK= for no ratio, in column order.
+DIR holds round.N.json (or round.N.P.json, one per fio run of round N), the
+fio output of each round, whose jobs are named JOB@STACK; SPEC is STACK=REF, or STACK= for no ratio, in column order.
 Prints one detail line per job, stack and round, then the table.  Exits 1
 (reason on stderr) if fio reported an error, a job did no I/O, or a stack
 lacks a result another has.
@@ -76,12 +76,18 @@ def main(argv):
         stacks.append(name)
         refs[name] = ref or None
 
+    # round.N.json, or round.N.P.json when a round took one fio run per
+    # dm-integrity implementation (P); a stack measured in several runs of
+    # a round (one that needs neither) has a value from each.
     files = sorted(glob.glob(os.path.join(rundir, "round.*.json")),
-                   key=lambda p: int(p.rsplit(".", 2)[1]))
+                   key=lambda p: [int(x) for x in
+                                  os.path.basename(p).split(".")[1:-1]])
     if not files:
         die(f"no fio results (round.N.json) in {rundir}")
-    vals, units, jobs = {}, {}, []
-    for rnd, path in enumerate(files, 1):
+    rounds = sorted({int(os.path.basename(p).split(".")[1]) for p in files})
+    vals, units, jobs, seen = {}, {}, [], {}
+    for path in files:
+        rnd = int(os.path.basename(path).split(".")[1])
         for name, unit, value, iops, mb_s, lat_us in load(path):
             job, _, s = name.rpartition("@")
             if s not in refs:
@@ -90,6 +96,7 @@ def main(argv):
                 jobs.append(job)
             units[job] = unit
             vals.setdefault((job, s), []).append(value)
+            seen.setdefault((job, s), set()).add(rnd)
             details.setdefault(s, []).append(
                 f"{s:<12} {job:<14} round {rnd}: {fmt(value, unit):>8} {unit:<4}"
                 f"  ({iops:.0f} IOPS, {mb_s:.1f} MB/s, mean latency {lat_us:.0f} us)")
@@ -97,7 +104,7 @@ def main(argv):
         print("\n".join(details.get(s, [])))
     for job in jobs:
         for s in stacks:
-            if len(vals.get((job, s), [])) != len(files):
+            if seen.get((job, s), set()) != set(rounds):
                 die(f"stack {s} lacks results for job {job}")
     med = {k: statistics.median(v) for k, v in vals.items()}
 
@@ -130,8 +137,8 @@ def main(argv):
     print(line(head2))
     for r in rows:
         print(line(r))
-    if len(files) > 1:
-        print(f"(cells: median of {len(files)} rounds)")
+    if len(rounds) > 1:
+        print(f"(cells: median of {len(rounds)} rounds)")
     print("----- bench table end -----")
 
 

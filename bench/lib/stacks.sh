@@ -15,6 +15,12 @@
 #                           Output goes to the case log.
 #   stack_NAME down         tear it down; must also work after a failed or
 #                           partial "up" and when nothing is up.
+#   stack_NAME impl         print which dm-integrity must be loaded while the
+#                           stack is up: "kernel" or "ours" (this project's
+#                           dm-integrity.ko); print nothing if it needs none.
+#                           Both register the target "integrity", so they
+#                           are never up together: the runner measures
+#                           the stacks of each in turn, every round.
 # The runner (bench/lib/bench.sh) does the rest: it makes and removes
 # BASEDEV, fills the first $BENCH_REGION_MIB MiB of STACK_DEV before the jobs
 # (so reads never hit unwritten blocks), and before each job suspends and
@@ -35,22 +41,35 @@ stack_raw() {
 	esac
 }
 
-# --- in-kernel dm-integrity -------------------------------------------------------
+# --- dm-integrity: the kernel's and ours ----------------------------------------------
 # All modes use the same format: crc32c tags (4 bytes), 4096-byte blocks,
 # integritysetup's default journal and interleave; --no-wipe because the
 # runner writes the measured region before reading it.
 BENCH_INTEGRITY_HASH=crc32c
 BENCH_INTEGRITY_BLOCK=4096
 
-_kernel_integrity() {
-	# $1 mode J|B|D, $2 action, $3 base device
-	local mode=$1 action=$2 dev=${3:-} name=bench-kint-$1 opts=() table
+_integrity_stack() {
+	# $1 implementation kernel|ours, $2 mode J|B|D, $3 action, $4 base device
+	local impl=$1 mode=$2 action=$3 dev=${4:-} name=bench-$1-int-$2 opts=() table who
+	case $impl in
+	kernel) who="in-kernel dm-integrity" ;;
+	*) who="our dm-integrity.ko" ;;
+	esac
 	case $action in
+	impl) echo "$impl" ;;
 	desc)
-		echo "in-kernel dm-integrity, mode $mode, $BENCH_INTEGRITY_HASH, ${BENCH_INTEGRITY_BLOCK}-byte blocks (integritysetup)"
+		echo "$who, mode $mode, $BENCH_INTEGRITY_HASH, ${BENCH_INTEGRITY_BLOCK}-byte blocks (integritysetup)"
 		;;
 	up)
-		modprobe dm-integrity || { echo "cannot load dm-integrity" >&2; return 1; }
+		# The runner loaded the implementation; make sure it did.
+		if [ "$impl" = ours ] && ! _integrity_is_ours; then
+			echo "our dm-integrity is not the one loaded" >&2
+			return 1
+		fi
+		if [ "$impl" = kernel ] && { _integrity_is_ours || ! modprobe dm-integrity; }; then
+			echo "the kernel's dm-integrity is not loaded" >&2
+			return 1
+		fi
 		integritysetup format -q --batch-mode --no-wipe \
 			--integrity "$BENCH_INTEGRITY_HASH" \
 			--sector-size "$BENCH_INTEGRITY_BLOCK" "$dev" || return 1
@@ -92,9 +111,12 @@ _bench_check_integrity_table() {
 	esac
 }
 
-stack_kernel_J() { _kernel_integrity J "$@"; }
-stack_kernel_B() { _kernel_integrity B "$@"; }
-stack_kernel_D() { _kernel_integrity D "$@"; }
+stack_kernel_J() { _integrity_stack kernel J "$@"; }
+stack_kernel_B() { _integrity_stack kernel B "$@"; }
+stack_kernel_D() { _integrity_stack kernel D "$@"; }
+stack_ours_J() { _integrity_stack ours J "$@"; }
+stack_ours_B() { _integrity_stack ours B "$@"; }
+stack_ours_D() { _integrity_stack ours D "$@"; }
 
 # --- lookup (used by bench/run and bench/lib/bench.sh) ---------------------------
 bench_stack_fn() { echo "stack_${1//-/_}"; }
