@@ -15,6 +15,7 @@
 #include <linux/dm-io.h>
 #include <linux/dm-bufio.h>
 #include <linux/list.h>
+#include <linux/mutex.h>
 #include <linux/spinlock.h>
 #include <linux/wait.h>
 #include <linux/workqueue.h>
@@ -145,7 +146,16 @@ struct itg_c {
 	unsigned int commit_msec;
 	unsigned int bitmap_flush_msec;
 
-	__le64 commit_ids[ITG_N_COMMIT_IDS];
+	/* Journal (J mode): one section is built and committed at a time. */
+	struct mutex journal_lock;
+	unsigned int jsec;		/* next section to write */
+	u8 jseq;			/* its commit sequence */
+	u8 *jbuf;			/* one section */
+	unsigned int unflushed_sections;
+	bool wrote_to_journal;
+	bool journal_uptodate;
+	atomic_t inplace_inflight;	/* journalled writes not yet in place */
+	wait_queue_head_t inplace_wait;
 
 	struct dm_io_client *io;
 	struct dm_bufio_client *bufio;
@@ -179,6 +189,7 @@ struct itg_io {
 	struct work_struct work;
 	struct itg_range range;
 	bool fua;
+	bool journalled;
 	enum req_op op;
 	blk_status_t status;
 	/* What is changed while the bio is down at the data device. */
@@ -241,6 +252,12 @@ void itg_range_unlock(struct itg_c *ic, struct itg_range *r);
 
 /* integrity-journal.c */
 int itg_journal_init_disk(struct itg_c *ic);
+int itg_journal_alloc(struct itg_c *ic);
+void itg_journal_free(struct itg_c *ic);
+int itg_journal_write_bio(struct itg_io *dio, struct bio *bio);
+void itg_journal_inplace_done(struct itg_c *ic);
+void itg_journal_suspend(struct itg_c *ic);
+void itg_journal_replay(struct itg_c *ic);
 
 /* integrity-recalc.c */
 void itg_recalc_work(struct work_struct *w);

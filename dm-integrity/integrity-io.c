@@ -111,6 +111,10 @@ static void itg_end_bio(struct itg_io *dio)
 	struct itg_c *ic = dio->ic;
 	struct bio *bio = itg_io_bio(dio);
 
+	if (dio->journalled) {
+		dio->journalled = false;
+		itg_journal_inplace_done(ic);
+	}
 	itg_range_unlock(ic, &dio->range);
 	if ((dio->op == REQ_OP_WRITE || dio->op == REQ_OP_DISCARD) &&
 	    !ic->suspending)
@@ -323,6 +327,10 @@ static void itg_io_work(struct work_struct *w)
 	int r = 0;
 
 	itg_range_lock(ic, &dio->range);
+	if (dio->op == REQ_OP_WRITE && ic->mode == 'J')
+		r = itg_journal_write_bio(dio, bio);
+	if (r)
+		goto fail;
 	if (dio->op == REQ_OP_WRITE) {
 		if (ic->hash)
 			r = itg_write_hash_tags(dio, bio);
@@ -331,12 +339,13 @@ static void itg_io_work(struct work_struct *w)
 	} else if (dio->op == REQ_OP_DISCARD) {
 		r = itg_discard_tags(dio);
 	}
-	if (r) {
-		dio->status = errno_to_blk_status(r);
-		itg_end_bio(dio);
-		return;
-	}
+	if (r)
+		goto fail;
 	itg_submit_data(dio);
+	return;
+fail:
+	dio->status = errno_to_blk_status(r);
+	itg_end_bio(dio);
 }
 
 /* An empty flush: tags to disk first, then the flush goes down. */
@@ -367,6 +376,7 @@ int itg_map(struct dm_target *ti, struct bio *bio)
 	dio->status = 0;
 	dio->op = bio_op(bio);
 	dio->fua = false;
+	dio->journalled = false;
 	dio->saved_bip = NULL;
 	dio->range.sector = logical;
 	dio->range.n_sectors = bio_sectors(bio);
@@ -401,7 +411,8 @@ int itg_map(struct dm_target *ti, struct bio *bio)
 	if (dio->op == REQ_OP_WRITE && (bio->bi_opf & REQ_FUA)) {
 		/* The tags need a flush after the data anyway. */
 		bio->bi_opf &= ~REQ_FUA;
-		dio->fua = true;
+		/* In J mode the journal commit already is durable. */
+		dio->fua = ic->mode != 'J';
 	}
 
 	if (ic->hash) {

@@ -172,13 +172,8 @@ static int itg_refuse_unsupported(struct itg_c *ic)
 	struct dm_target *ti = ic->ti;
 
 	switch (ic->mode) {
-	case 'J':
-		ti->error =
-			"Mode J (journal) is not supported by this implementation; use D, or the in-kernel dm-integrity";
-		return -EOPNOTSUPP;
 	case 'B':
-		ti->error =
-			"Mode B (bitmap) is not supported by this implementation; use D, or the in-kernel dm-integrity";
+		ti->error = "Mode B (bitmap) is not supported by this implementation";
 		return -EOPNOTSUPP;
 	case 'I':
 		ti->error = "Mode I (inline) is not supported by this implementation";
@@ -214,6 +209,7 @@ static void itg_dtr(struct dm_target *ti)
 	if (ic->recalc_wq)
 		destroy_workqueue(ic->recalc_wq);
 	itg_io_exit(ic);
+	itg_journal_free(ic);
 	if (ic->bufio)
 		dm_bufio_client_destroy(ic->bufio);
 	if (ic->io)
@@ -425,6 +421,11 @@ static int itg_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	if (r)
 		goto bad;
 	itg_setup_bitmap_bits(ic, &ia, format);
+	r = itg_journal_alloc(ic);
+	if (r) {
+		ti->error = "Could not allocate memory for journal";
+		goto bad;
+	}
 	if (!ic->meta_dev)
 		ic->log2_buffer_sectors = min_t(unsigned int, ic->log2_buffer_sectors,
 						__ffs(ic->metadata_run));
@@ -519,7 +520,10 @@ static void itg_postsuspend(struct dm_target *ti)
 	if (ic->recalc_wq)
 		drain_workqueue(ic->recalc_wq);
 	cancel_delayed_work_sync(&ic->commit_work);
+	if (ic->mode == 'J')
+		itg_journal_suspend(ic);
 	if (ic->mode != 'R') {
+		ic->journal_uptodate = true;
 		itg_flush_meta(ic);
 		if (blkdev_issue_flush(ic->dev->bdev))
 			itg_error(ic, "flushing data device", -EIO);
@@ -570,6 +574,7 @@ static void itg_resume(struct dm_target *ti)
 		ic->sb->provided_data_sectors = cpu_to_le64(ic->provided_data_sectors);
 		write = true;
 	}
+	itg_journal_replay(ic);
 	if (ic->reset_recalculate) {
 		ic->sb->flags |= cpu_to_le32(ITG_SB_RECALCULATING);
 		ic->sb->recalc_sector = 0;

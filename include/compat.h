@@ -10,6 +10,11 @@
 #include <linux/blkdev.h>
 #include <linux/module.h>
 #include <linux/device-mapper.h>
+#ifdef HAVE_LINUX_UNALIGNED_H
+#include <linux/unaligned.h>
+#else
+#include <asm/unaligned.h>
+#endif
 
 #ifndef HAVE_BLK_MODE_T
 /* Before 6.5 the open mode of a block device was an fmode_t. */

@@ -20,3 +20,5 @@ COMPAT_FLAGS += $(call compat_probe,linux/blk-integrity.h,void blk_integrity_reg
 COMPAT_FLAGS += $(call compat_probe,linux/device-mapper.h,define module_dm\b,MODULE_DM)
 # 6.11: queue limits carry feature flags (stable writes among them).
 COMPAT_FLAGS += $(call compat_probe,linux/blkdev.h,define BLK_FEAT_STABLE_WRITES\b,BLK_FEAT_STABLE_WRITES)
+# 6.12: <asm/unaligned.h> became <linux/unaligned.h>.
+COMPAT_FLAGS += $(call compat_probe,linux/unaligned.h,get_unaligned,LINUX_UNALIGNED_H)
