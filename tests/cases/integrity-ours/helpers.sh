@@ -15,7 +15,16 @@ itg_requires() {
 
 # itg_switch kernel|ours: load that implementation of the target.
 itg_switch() {
-	DMT_TARGET_IMPL=$1 _use_integrity_impl >/dev/null
+	DMT_TARGET_IMPL=$1 _use_integrity_impl >/dev/null || return 1
+	local v
+	v=$(dmsetup targets | awk '$1 == "integrity" { print $2 }')
+	if [ "$1" = ours ]; then
+		_integrity_is_ours && [ "$v" = v1.13.0 ] ||
+			fail "ours not loaded (integrity $v)" || return 1
+	else
+		! _integrity_is_ours || fail "the in-kernel target is not loaded" || return 1
+	fi
+	echo "target integrity $v ($1)"
 }
 
 itg_sha() {
