@@ -372,10 +372,6 @@ static int itg_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	r = itg_hash_setup(ic, (const char **)&ti->error);
 	if (r)
 		goto bad;
-	r = itg_refuse_unsupported(ic);
-	if (r)
-		goto bad;
-
 	r = -EINVAL;
 	if (!ic->tag_size) {
 		if (!ic->hash) {
@@ -397,6 +393,9 @@ static int itg_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		ti->error = "Discard can be only used with internal hash";
 		goto bad;
 	}
+	r = itg_refuse_unsupported(ic);
+	if (r)
+		goto bad;
 
 	ic->io = dm_io_client_create();
 	if (IS_ERR(ic->io)) {
