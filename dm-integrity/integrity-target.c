@@ -22,6 +22,11 @@ void itg_error(struct itg_c *ic, const char *what, int err)
 		DMERR("Error on %s: %d", what, err);
 }
 
+static void itg_set_error(struct dm_target *ti, char *msg)
+{
+	ti->error = msg;
+}
+
 static void itg_free_alg(struct itg_alg *a)
 {
 	kfree_sensitive(a->name);
@@ -458,8 +463,8 @@ static int itg_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	if (itg_sb_flag(ic, ITG_SB_RECALCULATING) &&
 	    le64_to_cpu(ic->sb->recalc_sector) < ic->provided_data_sectors &&
 	    itg_recalc_forbidden(ic)) {
-		ti->error =
-			"Recalculating with HMAC is disabled for security reasons - if you really need it, use the argument \"legacy_recalculate\"";
+		itg_set_error(ti,
+			      "Recalculating with HMAC is disabled for security reasons - if you really need it, use the argument \"legacy_recalculate\"");
 		r = -EOPNOTSUPP;
 		goto bad;
 	}
