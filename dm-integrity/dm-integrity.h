@@ -157,6 +157,12 @@ struct itg_c {
 	atomic_t inplace_inflight;	/* journalled writes not yet in place */
 	wait_queue_head_t inplace_wait;
 
+	/* Bitmap (B mode): dirty regions, kept in the journal area. */
+	unsigned int n_bitmap_blocks;
+	unsigned long *bitmap;		/* as on disk */
+	struct mutex bitmap_lock;
+	struct delayed_work bitmap_work;
+
 	struct dm_io_client *io;
 	struct dm_bufio_client *bufio;
 	struct workqueue_struct *wq;		/* submission (may wait on ranges) */
@@ -252,12 +258,26 @@ void itg_range_unlock(struct itg_c *ic, struct itg_range *r);
 
 /* integrity-journal.c */
 int itg_journal_init_disk(struct itg_c *ic);
+int itg_journal_clear(struct itg_c *ic, unsigned int first, unsigned int n,
+		      u8 seq);
+int itg_journal_io(struct itg_c *ic, blk_opf_t opf, unsigned int first,
+		   unsigned int n, u8 *buf);
+int itg_journal_area_io(struct itg_c *ic, blk_opf_t opf, sector_t sector,
+			unsigned int count, void *buf);
 int itg_journal_alloc(struct itg_c *ic);
 void itg_journal_free(struct itg_c *ic);
 int itg_journal_write_bio(struct itg_io *dio, struct bio *bio);
 void itg_journal_inplace_done(struct itg_c *ic);
 void itg_journal_suspend(struct itg_c *ic);
 void itg_journal_replay(struct itg_c *ic);
+
+/* integrity-bitmap.c */
+int itg_bitmap_alloc(struct itg_c *ic);
+void itg_bitmap_free(struct itg_c *ic);
+int itg_bitmap_mark(struct itg_io *dio);
+void itg_bitmap_suspend(struct itg_c *ic);
+void itg_bitmap_resume(struct itg_c *ic, bool *write_sb);
+bool itg_bitmap_skip(struct itg_c *ic, sector_t sector);
 
 /* integrity-recalc.c */
 void itg_recalc_work(struct work_struct *w);

@@ -329,6 +329,8 @@ static void itg_io_work(struct work_struct *w)
 	itg_range_lock(ic, &dio->range);
 	if (dio->op == REQ_OP_WRITE && ic->mode == 'J')
 		r = itg_journal_write_bio(dio, bio);
+	else if (dio->op != REQ_OP_READ && ic->mode == 'B')
+		r = itg_bitmap_mark(dio);
 	if (r)
 		goto fail;
 	if (dio->op == REQ_OP_WRITE) {

@@ -62,9 +62,28 @@ static void itg_journal_empty_section(struct itg_c *ic, u8 *buf,
 	}
 }
 
+/* Read or write @count sectors of the journal area from its sector @sector. */
+int itg_journal_area_io(struct itg_c *ic, blk_opf_t opf, sector_t sector,
+			unsigned int count, void *buf)
+{
+	struct dm_io_request req = {
+		.bi_opf = opf,
+		.mem.type = DM_IO_VMA,
+		.mem.ptr.vma = buf,
+		.client = ic->io,
+	};
+	struct dm_io_region where = {
+		.bdev = itg_meta_bdev(ic),
+		.sector = ic->start + ITG_SB_SECTORS + sector,
+		.count = count,
+	};
+
+	return dm_io(&req, 1, &where, NULL, IOPRIO_DEFAULT);
+}
+
 /* Write @n sections from @buf (whole sections) at section @first. */
-static int itg_journal_io(struct itg_c *ic, blk_opf_t opf, unsigned int first,
-			  unsigned int n, u8 *buf)
+int itg_journal_io(struct itg_c *ic, blk_opf_t opf, unsigned int first,
+		   unsigned int n, u8 *buf)
 {
 	struct dm_io_request req = {
 		.bi_opf = opf,
@@ -83,8 +102,8 @@ static int itg_journal_io(struct itg_c *ic, blk_opf_t opf, unsigned int first,
 }
 
 /* Write empty sections [first, first + n) with sequence @seq. */
-static int itg_journal_clear(struct itg_c *ic, unsigned int first,
-			     unsigned int n, u8 seq)
+int itg_journal_clear(struct itg_c *ic, unsigned int first,
+		      unsigned int n, u8 seq)
 {
 	size_t len = (size_t)ic->journal_section_sectors << SECTOR_SHIFT;
 	unsigned int i;

@@ -59,6 +59,10 @@ void itg_recalc_work(struct work_struct *w)
 
 			n = min(n, area_left);
 		}
+		if (itg_bitmap_skip(ic, pos)) {
+			WRITE_ONCE(ic->sb->recalc_sector, cpu_to_le64(pos + n));
+			continue;
+		}
 		range.sector = pos;
 		range.n_sectors = n;
 		itg_range_lock(ic, &range);

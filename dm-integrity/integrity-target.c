@@ -177,9 +177,6 @@ static int itg_refuse_unsupported(struct itg_c *ic)
 	struct dm_target *ti = ic->ti;
 
 	switch (ic->mode) {
-	case 'B':
-		ti->error = "Mode B (bitmap) is not supported by this implementation";
-		return -EOPNOTSUPP;
 	case 'I':
 		ti->error = "Mode I (inline) is not supported by this implementation";
 		return -EOPNOTSUPP;
@@ -215,6 +212,7 @@ static void itg_dtr(struct dm_target *ti)
 		destroy_workqueue(ic->recalc_wq);
 	itg_io_exit(ic);
 	itg_journal_free(ic);
+	itg_bitmap_free(ic);
 	if (ic->bufio)
 		dm_bufio_client_destroy(ic->bufio);
 	if (ic->io)
@@ -430,6 +428,13 @@ static int itg_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		ti->error = "Could not allocate memory for journal";
 		goto bad;
 	}
+	if (ic->mode != 'R') {
+		r = itg_bitmap_alloc(ic);
+		if (r) {
+			ti->error = "Could not allocate memory for bitmap";
+			goto bad;
+		}
+	}
 	if (!ic->meta_dev)
 		ic->log2_buffer_sectors = min_t(unsigned int, ic->log2_buffer_sectors,
 						__ffs(ic->metadata_run));
@@ -526,6 +531,8 @@ static void itg_postsuspend(struct dm_target *ti)
 	cancel_delayed_work_sync(&ic->commit_work);
 	if (ic->mode == 'J')
 		itg_journal_suspend(ic);
+	if (ic->mode == 'B')
+		itg_bitmap_suspend(ic);
 	if (ic->mode != 'R') {
 		ic->journal_uptodate = true;
 		itg_flush_meta(ic);
@@ -578,12 +585,13 @@ static void itg_resume(struct dm_target *ti)
 		ic->sb->provided_data_sectors = cpu_to_le64(ic->provided_data_sectors);
 		write = true;
 	}
-	itg_journal_replay(ic);
-	if (ic->reset_recalculate) {
-		ic->sb->flags |= cpu_to_le32(ITG_SB_RECALCULATING);
-		ic->sb->recalc_sector = 0;
-		write = true;
+	if (write) {
+		r = itg_sb_rw(ic, REQ_OP_WRITE | REQ_FUA);
+		if (r)
+			itg_error(ic, "writing superblock", r);
 	}
+	write = false;
+	itg_bitmap_resume(ic, &write);
 	if (write) {
 		r = itg_sb_rw(ic, REQ_OP_WRITE | REQ_FUA);
 		if (r)
