@@ -210,9 +210,9 @@ static void itg_dtr(struct dm_target *ti)
 		return;
 	if (ic->recalc_wq)
 		destroy_workqueue(ic->recalc_wq);
+	itg_bitmap_free(ic);
 	itg_io_exit(ic);
 	itg_journal_free(ic);
-	itg_bitmap_free(ic);
 	if (ic->bufio)
 		dm_bufio_client_destroy(ic->bufio);
 	if (ic->io)
