@@ -340,6 +340,9 @@ static void itg_io_work(struct work_struct *w)
 			r = itg_payload_tags(dio, bip, true);
 	} else if (dio->op == REQ_OP_DISCARD) {
 		r = itg_discard_tags(dio);
+		/* Outside D mode the filler tags go first, then the discard. */
+		if (!r && ic->mode != 'D')
+			r = dm_bufio_write_dirty_buffers(ic->bufio);
 	}
 	if (r)
 		goto fail;
