@@ -10,6 +10,11 @@
 #include <linux/blkdev.h>
 #include <linux/module.h>
 #include <linux/device-mapper.h>
+#ifdef HAVE_LINUX_UNALIGNED_H
+#include <linux/unaligned.h>
+#else
+#include <asm/unaligned.h>
+#endif
 
 #ifndef HAVE_BLK_MODE_T
 /* Before 6.5 the open mode of a block device was an fmode_t. */
@@ -32,6 +37,103 @@ static void __exit dm_##name##_exit(void)				\
 	dm_unregister_target(&(name##_target));				\
 }									\
 module_exit(dm_##name##_exit)
+#endif
+
+/*
+ * Integrity profile offered by a device-mapper target that stores opaque
+ * per-block tags itself (dm-integrity without an internal hash, used by
+ * dm-crypt's AEAD modes).  From 6.11 the profile is part of the queue
+ * limits, set from the target's io_hints; before, the target registers it
+ * on the mapped device's disk from its constructor.
+ */
+#ifdef HAVE_BLK_INTEGRITY_REGISTER
+#include <linux/blk-integrity.h>
+
+static inline void dmx_set_integrity_limits(struct queue_limits *limits,
+					    unsigned int tuple_size,
+					    unsigned int interval_exp)
+{
+}
+
+static inline int dmx_register_integrity(struct dm_target *ti,
+					 unsigned int tuple_size,
+					 unsigned int interval_exp)
+{
+	static const struct blk_integrity_profile dmx_tag_profile = {
+		.name = "DM-DIF-EXT-TAG",
+	};
+	struct gendisk *disk = dm_disk(dm_table_get_md(ti->table));
+	struct blk_integrity bi = {
+		.profile = &dmx_tag_profile,
+		.tuple_size = tuple_size,
+		.tag_size = tuple_size,
+		.interval_exp = interval_exp,
+	};
+
+	blk_integrity_register(disk, &bi);
+	blk_queue_max_integrity_segments(disk->queue, UINT_MAX);
+	return 0;
+}
+#else
+static inline void dmx_set_integrity_limits(struct queue_limits *limits,
+					    unsigned int tuple_size,
+					    unsigned int interval_exp)
+{
+	struct blk_integrity *bi = &limits->integrity;
+
+	memset(bi, 0, sizeof(*bi));
+	bi->tuple_size = tuple_size;
+	bi->tag_size = tuple_size;
+	bi->interval_exp = interval_exp;
+	limits->max_integrity_segments = USHRT_MAX;
+}
+
+static inline int dmx_register_integrity(struct dm_target *ti,
+					 unsigned int tuple_size,
+					 unsigned int interval_exp)
+{
+	return 0;
+}
+#endif
+
+/* Stable pages during writes: a queue-limits feature from 6.11. */
+#ifdef HAVE_BLK_FEAT_STABLE_WRITES
+static inline void dmx_set_stable_writes(struct queue_limits *limits)
+{
+	limits->features |= BLK_FEAT_STABLE_WRITES;
+}
+#else
+static inline void dmx_set_stable_writes(struct queue_limits *limits)
+{
+}
+#endif
+
+/* The integrity payload of a bio, detached while the bio goes down. */
+#ifdef CONFIG_BLK_DEV_INTEGRITY
+static inline void *dmx_bio_detach_integrity(struct bio *bio)
+{
+	void *bip = bio->bi_integrity;
+
+	bio->bi_integrity = NULL;
+	bio->bi_opf &= ~REQ_INTEGRITY;
+	return bip;
+}
+
+static inline void dmx_bio_attach_integrity(struct bio *bio, void *bip)
+{
+	bio->bi_integrity = bip;
+	if (bip)
+		bio->bi_opf |= REQ_INTEGRITY;
+}
+#else
+static inline void *dmx_bio_detach_integrity(struct bio *bio)
+{
+	return NULL;
+}
+
+static inline void dmx_bio_attach_integrity(struct bio *bio, void *bip)
+{
+}
 #endif
 
 #endif /* DMX_COMPAT_H */

@@ -18,3 +18,7 @@ COMPAT_FLAGS += $(call compat_probe,linux/blkdev.h,struct file \*bdev_file_open_
 COMPAT_FLAGS += $(call compat_probe,linux/blk-integrity.h,void blk_integrity_register\b,BLK_INTEGRITY_REGISTER)
 # module_dm() registration helper.
 COMPAT_FLAGS += $(call compat_probe,linux/device-mapper.h,define module_dm\b,MODULE_DM)
+# 6.11: queue limits carry feature flags (stable writes among them).
+COMPAT_FLAGS += $(call compat_probe,linux/blkdev.h,define BLK_FEAT_STABLE_WRITES\b,BLK_FEAT_STABLE_WRITES)
+# 6.12: <asm/unaligned.h> became <linux/unaligned.h>.
+COMPAT_FLAGS += $(call compat_probe,linux/unaligned.h,get_unaligned,LINUX_UNALIGNED_H)

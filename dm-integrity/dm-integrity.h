@@ -1,0 +1,286 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Device-mapper target "integrity": shared definitions.
+ *
+ * An independent implementation of the on-disk format used by the
+ * in-kernel dm-integrity target (superblock, journal, interleaved tag
+ * areas), written for out-of-tree builds.
+ */
+#ifndef DM_INTEGRITY_OOT_H
+#define DM_INTEGRITY_OOT_H
+
+#include <linux/bio.h>
+#include <linux/blkdev.h>
+#include <linux/device-mapper.h>
+#include <linux/dm-io.h>
+#include <linux/dm-bufio.h>
+#include <linux/list.h>
+#include <linux/mutex.h>
+#include <linux/spinlock.h>
+#include <linux/wait.h>
+#include <linux/workqueue.h>
+#include <crypto/hash.h>
+
+#include "compat.h"
+
+#define DM_MSG_PREFIX			"integrity"
+
+/* Defaults and limits of the table line. */
+#define ITG_DEFAULT_INTERLEAVE		32768
+#define ITG_JOURNAL_SIZE_SHIFT		7
+#define ITG_MAX_JOURNAL_SECTORS		131072
+#define ITG_DEFAULT_SECTORS_PER_BIT	32768
+#define ITG_DEFAULT_BUFFER_SECTORS	128
+#define ITG_DEFAULT_WATERMARK		50
+#define ITG_DEFAULT_COMMIT_MS		10000
+#define ITG_DEFAULT_BITMAP_FLUSH_MS	10000
+#define ITG_MIN_LOG2_INTERLEAVE		3
+#define ITG_MAX_LOG2_INTERLEAVE		31
+#define ITG_MAX_SECTORS_PER_BLOCK	8
+#define ITG_MAX_TAG_SIZE		255
+#define ITG_MAX_OPT_ARGS		18
+#define ITG_RECALC_SECTORS		32768
+#define ITG_RECALC_SB_EVERY		16
+#define ITG_BITMAP_BLOCK_SIZE		4096
+#define ITG_DISCARD_FILLER		0xf6
+
+/* On-disk superblock: the first 8 sectors at <start>. */
+#define ITG_SB_MAGIC			"integrt"
+#define ITG_SB_SECTORS			8
+#define ITG_SALT_SIZE			16
+#define ITG_SB_VERSION_MAX		6
+
+struct itg_superblock {
+	__u8 magic[8];
+	__u8 version;
+	__u8 log2_interleave_sectors;
+	__le16 tag_size;
+	__le32 journal_sections;
+	__le64 provided_data_sectors;
+	__le32 flags;
+	__u8 log2_sectors_per_block;
+	__u8 log2_blocks_per_bitmap_bit;
+	__u8 pad[2];
+	__le64 recalc_sector;
+	__u8 pad2[8];
+	__u8 salt[ITG_SALT_SIZE];
+} __packed;
+
+#define ITG_SB_HAVE_JOURNAL_MAC		0x01
+#define ITG_SB_RECALCULATING		0x02
+#define ITG_SB_DIRTY_BITMAP		0x04
+#define ITG_SB_FIXED_PADDING		0x08
+#define ITG_SB_FIXED_HMAC		0x10
+#define ITG_SB_INLINE			0x20
+
+/*
+ * Journal: sections of 8 metadata sectors (entries) followed by the data
+ * of those entries.  Every 512-byte sector ends with a commit id.
+ */
+#define ITG_JOURNAL_META_SECTORS	8
+#define ITG_JOURNAL_SECTOR_DATA		(SECTOR_SIZE - 8)
+#define ITG_JOURNAL_MAC_PER_SECTOR	8
+#define ITG_JOURNAL_ENTRY_ALIGN		8
+#define ITG_N_COMMIT_IDS		4
+#define ITG_ENTRY_UNUSED_HI		0xffffffffU
+
+/* Alignment padding of a metadata run: legacy 128 KiB or 4 KiB. */
+#define ITG_PADDING_LEGACY		(SECTOR_SIZE << 8)
+#define ITG_PADDING_FIXED		(SECTOR_SIZE << 3)
+
+struct itg_alg {
+	char *name;		/* algorithm, as given */
+	char *key_hex;		/* key as given (printed in the table) */
+	u8 *key;
+	unsigned int key_size;
+};
+
+struct itg_c {
+	struct dm_target *ti;
+	struct dm_dev *dev;
+	struct dm_dev *meta_dev;
+	sector_t start;
+
+	char mode;
+	unsigned int tag_size;
+	int log2_tag_size;		/* -1 if not a power of two */
+	unsigned int sectors_per_block;
+	unsigned int log2_spb;
+
+	struct itg_alg hash_alg;
+	struct itg_alg jcrypt_alg;
+	struct itg_alg jmac_alg;
+	struct crypto_shash *hash;
+	unsigned int digest_size;
+
+	bool recalculate;
+	bool reset_recalculate;
+	bool discard;
+	bool fix_padding;
+	bool fix_hmac;
+	bool legacy_recalculate;
+	bool just_formatted;
+
+	/* Superblock (8 sectors in memory) and the copy validated at ctr. */
+	struct itg_superblock *sb;
+	struct itg_superblock sb_copy;
+
+	/* Layout. */
+	sector_t data_device_sectors;
+	sector_t meta_device_sectors;
+	sector_t provided_data_sectors;
+	unsigned int journal_sections;
+	unsigned int journal_entry_size;
+	unsigned int journal_entries_per_sector;
+	unsigned int journal_section_entries;
+	unsigned int journal_section_sectors;
+	unsigned int journal_entries;
+	unsigned int initial_sectors;
+	unsigned int metadata_run;
+	unsigned int log2_buffer_sectors;
+	unsigned int log2_blocks_per_bitmap_bit;
+
+	/* Tunables. */
+	unsigned int journal_watermark;
+	unsigned int free_sectors_threshold;
+	unsigned int commit_msec;
+	unsigned int bitmap_flush_msec;
+
+	/* Journal (J mode): one section is built and committed at a time. */
+	struct mutex journal_lock;
+	unsigned int jsec;		/* next section to write */
+	u8 jseq;			/* its commit sequence */
+	u8 *jbuf;			/* one section */
+	unsigned int unflushed_sections;
+	bool wrote_to_journal;
+	bool journal_uptodate;
+	atomic_t inplace_inflight;	/* journalled writes not yet in place */
+	wait_queue_head_t inplace_wait;
+
+	/* Bitmap (B mode): dirty regions, kept in the journal area. */
+	unsigned int n_bitmap_blocks;
+	unsigned long *bitmap;		/* as on disk */
+	struct mutex bitmap_lock;
+	struct delayed_work bitmap_work;
+
+	struct dm_io_client *io;
+	struct dm_bufio_client *bufio;
+	struct workqueue_struct *wq;		/* submission (may wait on ranges) */
+	struct workqueue_struct *end_wq;	/* completion */
+	struct workqueue_struct *recalc_wq;
+	struct work_struct recalc_work;
+	struct delayed_work commit_work;
+	bool suspending;
+
+	/* Range locks. */
+	spinlock_t range_lock;
+	struct list_head ranges;
+	wait_queue_head_t range_wait;
+
+	atomic64_t mismatches;
+	int failed;
+};
+
+/* A range of logical sectors locked against conflicting I/O. */
+struct itg_range {
+	struct list_head entry;
+	sector_t sector;
+	unsigned int n_sectors;
+	bool write;
+	bool locked;
+};
+
+struct itg_io {
+	struct itg_c *ic;
+	struct work_struct work;
+	struct itg_range range;
+	bool fua;
+	bool journalled;
+	enum req_op op;
+	blk_status_t status;
+	/* What is changed while the bio is down at the data device. */
+	struct bvec_iter saved_iter;
+	bio_end_io_t *saved_end_io;
+	void *saved_bip;
+	struct block_device *saved_bdev;
+	unsigned short saved_flags;
+};
+
+static inline struct bio *itg_io_bio(struct itg_io *dio)
+{
+	return dm_bio_from_per_bio_data(dio, sizeof(struct itg_io));
+}
+
+static inline bool itg_sb_flag(struct itg_c *ic, u32 flag)
+{
+	return ic->sb->flags & cpu_to_le32(flag);
+}
+
+static inline struct block_device *itg_meta_bdev(struct itg_c *ic)
+{
+	return ic->meta_dev ? ic->meta_dev->bdev : ic->dev->bdev;
+}
+
+static inline unsigned int itg_buffer_bytes(struct itg_c *ic)
+{
+	return 1U << (SECTOR_SHIFT + ic->log2_buffer_sectors);
+}
+
+void itg_error(struct itg_c *ic, const char *what, int err);
+
+/* integrity-sb.c */
+void itg_sb_set_version(struct itg_c *ic);
+int itg_sb_rw(struct itg_c *ic, blk_opf_t opf);
+void itg_journal_geometry(struct itg_c *ic);
+int itg_check_layout(struct itg_c *ic);
+void itg_compute_provided(struct itg_c *ic);
+int itg_sb_format(struct itg_c *ic, unsigned int journal_sectors,
+		  unsigned int interleave_sectors);
+int itg_sb_validate(struct itg_c *ic, const char **error);
+u64 itg_data_sector(struct itg_c *ic, sector_t logical);
+u64 itg_tag_byte(struct itg_c *ic, sector_t logical);
+
+/* integrity-tag.c */
+int itg_hash_setup(struct itg_c *ic, const char **error);
+void itg_compute_tag(struct itg_c *ic, sector_t sector, const u8 *data, u8 *tag);
+int itg_tags_rw(struct itg_c *ic, u64 byte, u8 *buf, unsigned int len,
+		bool write);
+void itg_profile_limits(struct itg_c *ic, struct queue_limits *limits);
+int itg_profile_register(struct itg_c *ic);
+
+/* integrity-io.c */
+int itg_map(struct dm_target *ti, struct bio *bio);
+int itg_io_init(struct itg_c *ic);
+void itg_io_exit(struct itg_c *ic);
+void itg_flush_meta(struct itg_c *ic);
+void itg_range_lock(struct itg_c *ic, struct itg_range *r);
+void itg_range_unlock(struct itg_c *ic, struct itg_range *r);
+
+/* integrity-journal.c */
+int itg_journal_init_disk(struct itg_c *ic);
+int itg_journal_clear(struct itg_c *ic, unsigned int first, unsigned int n,
+		      u8 seq);
+int itg_journal_io(struct itg_c *ic, blk_opf_t opf, unsigned int first,
+		   unsigned int n, u8 *buf);
+int itg_journal_area_io(struct itg_c *ic, blk_opf_t opf, sector_t sector,
+			unsigned int count, void *buf);
+int itg_journal_alloc(struct itg_c *ic);
+void itg_journal_free(struct itg_c *ic);
+int itg_journal_write_bio(struct itg_io *dio, struct bio *bio);
+void itg_journal_inplace_done(struct itg_c *ic);
+void itg_journal_suspend(struct itg_c *ic);
+void itg_journal_replay(struct itg_c *ic);
+
+/* integrity-bitmap.c */
+int itg_bitmap_alloc(struct itg_c *ic);
+void itg_bitmap_free(struct itg_c *ic);
+int itg_bitmap_mark(struct itg_io *dio);
+void itg_bitmap_suspend(struct itg_c *ic);
+void itg_bitmap_resume(struct itg_c *ic, bool *write_sb);
+bool itg_bitmap_skip(struct itg_c *ic, sector_t sector);
+
+/* integrity-recalc.c */
+void itg_recalc_work(struct work_struct *w);
+void itg_recalc_start(struct itg_c *ic);
+
+#endif /* DM_INTEGRITY_OOT_H */

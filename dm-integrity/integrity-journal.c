@@ -1,0 +1,536 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * dm-integrity (out of tree): the journal area.
+ *
+ * Each 512-byte journal sector is 504 bytes of payload and an 8-byte
+ * commit id, the commit id of its sequence xor-ed with (section << 32) ^
+ * sector so that a sector written at the wrong place is recognised.  A
+ * section starts with 8 metadata sectors of entries; entry n lives in
+ * metadata sector n % 8, slot n / 8.  An unused entry has its sector's
+ * high word set to 0xffffffff.
+ */
+#include <linux/blk-integrity.h>
+#include <linux/highmem.h>
+#include <linux/vmalloc.h>
+#include <crypto/algapi.h>
+
+#include "dm-integrity.h"
+
+static u8 itg_next_seq(u8 seq)
+{
+	return (seq + 1) % ITG_N_COMMIT_IDS;
+}
+
+static u8 itg_prev_seq(u8 seq)
+{
+	return (seq + ITG_N_COMMIT_IDS - 1) % ITG_N_COMMIT_IDS;
+}
+
+static const u64 itg_commit_id_base[ITG_N_COMMIT_IDS] = {
+	0x1111111111111111ULL, 0x2222222222222222ULL,
+	0x3333333333333333ULL, 0x4444444444444444ULL,
+};
+
+static __le64 itg_commit_id(unsigned int section, unsigned int sector,
+			    unsigned int seq)
+{
+	return cpu_to_le64(itg_commit_id_base[seq] ^
+			   (((u64)section << 32) ^ sector));
+}
+
+/* Build an empty section @section of sequence @seq in @buf. */
+static void itg_journal_empty_section(struct itg_c *ic, u8 *buf,
+				      unsigned int section, unsigned int seq)
+{
+	unsigned int j, k;
+
+	memset(buf, 0, (size_t)ic->journal_section_sectors << SECTOR_SHIFT);
+	for (j = 0; j < ITG_JOURNAL_META_SECTORS; j++) {
+		u8 *js = buf + (j << SECTOR_SHIFT);
+
+		for (k = 0; k < ic->journal_entries_per_sector; k++) {
+			__le32 *hi = (__le32 *)(js + k * ic->journal_entry_size + 4);
+
+			*hi = cpu_to_le32(ITG_ENTRY_UNUSED_HI);
+		}
+	}
+	for (j = 0; j < ic->journal_section_sectors; j++) {
+		__le64 *id = (__le64 *)(buf + (j << SECTOR_SHIFT) +
+					ITG_JOURNAL_SECTOR_DATA);
+
+		*id = itg_commit_id(section, j, seq);
+	}
+}
+
+/* Read or write @count sectors of the journal area from its sector @sector. */
+int itg_journal_area_io(struct itg_c *ic, blk_opf_t opf, sector_t sector,
+			unsigned int count, void *buf)
+{
+	struct dm_io_request req = {
+		.bi_opf = opf,
+		.mem.type = DM_IO_VMA,
+		.mem.ptr.vma = buf,
+		.client = ic->io,
+	};
+	struct dm_io_region where = {
+		.bdev = itg_meta_bdev(ic),
+		.sector = ic->start + ITG_SB_SECTORS + sector,
+		.count = count,
+	};
+
+	return dm_io(&req, 1, &where, NULL, IOPRIO_DEFAULT);
+}
+
+/* Write @n sections from @buf (whole sections) at section @first. */
+int itg_journal_io(struct itg_c *ic, blk_opf_t opf, unsigned int first,
+		   unsigned int n, u8 *buf)
+{
+	struct dm_io_request req = {
+		.bi_opf = opf,
+		.mem.type = DM_IO_VMA,
+		.mem.ptr.vma = buf,
+		.client = ic->io,
+	};
+	struct dm_io_region where = {
+		.bdev = itg_meta_bdev(ic),
+		.sector = ic->start + ITG_SB_SECTORS +
+			  (sector_t)first * ic->journal_section_sectors,
+		.count = (sector_t)n * ic->journal_section_sectors,
+	};
+
+	return dm_io(&req, 1, &where, NULL, IOPRIO_DEFAULT);
+}
+
+/* Write empty sections [first, first + n) with sequence @seq. */
+int itg_journal_clear(struct itg_c *ic, unsigned int first,
+		      unsigned int n, u8 seq)
+{
+	size_t len = (size_t)ic->journal_section_sectors << SECTOR_SHIFT;
+	unsigned int i;
+	u8 *buf;
+	int r = 0;
+
+	buf = vmalloc(len);
+	if (!buf)
+		return -ENOMEM;
+	for (i = first; i < first + n; i++) {
+		itg_journal_empty_section(ic, buf, i, seq);
+		r = itg_journal_io(ic, REQ_OP_WRITE | REQ_FUA, i, 1, buf);
+		if (r)
+			break;
+	}
+	vfree(buf);
+	return r;
+}
+
+static u8 *itg_entry(struct itg_c *ic, u8 *section, unsigned int n)
+{
+	return section + ((n % ITG_JOURNAL_META_SECTORS) << SECTOR_SHIFT) +
+	       (n / ITG_JOURNAL_META_SECTORS) * ic->journal_entry_size;
+}
+
+static u8 *itg_entry_data(struct itg_c *ic, u8 *section, unsigned int n)
+{
+	return section + ((ITG_JOURNAL_META_SECTORS + (n << ic->log2_spb)) <<
+			  SECTOR_SHIFT);
+}
+
+static u8 *itg_entry_tag(struct itg_c *ic, u8 *entry)
+{
+	return entry + 8 + 8 * ic->sectors_per_block;
+}
+
+static bool itg_entry_unused(u8 *entry)
+{
+	return get_unaligned_le32(entry + 4) == ITG_ENTRY_UNUSED_HI;
+}
+
+int itg_journal_alloc(struct itg_c *ic)
+{
+	mutex_init(&ic->journal_lock);
+	atomic_set(&ic->inplace_inflight, 0);
+	init_waitqueue_head(&ic->inplace_wait);
+	if (ic->mode != 'J')
+		return 0;
+	ic->jbuf = vmalloc((size_t)ic->journal_section_sectors << SECTOR_SHIFT);
+	return ic->jbuf ? 0 : -ENOMEM;
+}
+
+void itg_journal_free(struct itg_c *ic)
+{
+	vfree(ic->jbuf);
+	ic->jbuf = NULL;
+}
+
+/* Make every journalled write durable in place. */
+static void itg_journal_flush_inplace(struct itg_c *ic)
+{
+	int r;
+
+	wait_event(ic->inplace_wait, !atomic_read(&ic->inplace_inflight));
+	itg_flush_meta(ic);
+	r = blkdev_issue_flush(ic->dev->bdev);
+	if (r)
+		itg_error(ic, "flushing data device", r);
+	ic->unflushed_sections = 0;
+}
+
+void itg_journal_inplace_done(struct itg_c *ic)
+{
+	if (atomic_dec_and_test(&ic->inplace_inflight))
+		wake_up_all(&ic->inplace_wait);
+}
+
+/* Commit the section being built in ic->jbuf. */
+static int itg_journal_commit(struct itg_c *ic)
+{
+	unsigned int j;
+	int r;
+
+	/*
+	 * The section about to be overwritten was committed a whole ring ago:
+	 * its writes must be on disk in place first.
+	 */
+	if (ic->unflushed_sections >= ic->journal_sections)
+		itg_journal_flush_inplace(ic);
+	for (j = 0; j < ic->journal_section_sectors; j++)
+		*(__le64 *)(ic->jbuf + (j << SECTOR_SHIFT) + ITG_JOURNAL_SECTOR_DATA) =
+			itg_commit_id(ic->jsec, j, ic->jseq);
+	r = itg_journal_io(ic, REQ_OP_WRITE | REQ_FUA | REQ_SYNC, ic->jsec, 1,
+			   ic->jbuf);
+	if (r)
+		return r;
+	ic->wrote_to_journal = true;
+	ic->unflushed_sections++;
+	if (++ic->jsec >= ic->journal_sections) {
+		ic->jsec = 0;
+		ic->jseq = itg_next_seq(ic->jseq);
+	}
+	return 0;
+}
+
+static void itg_journal_begin(struct itg_c *ic)
+{
+	unsigned int n;
+
+	memset(ic->jbuf, 0, (size_t)ic->journal_section_sectors << SECTOR_SHIFT);
+	for (n = 0; n < ic->journal_section_entries; n++)
+		put_unaligned_le32(ITG_ENTRY_UNUSED_HI, itg_entry(ic, ic->jbuf, n) + 4);
+}
+
+/* @len bytes of the integrity payload at @it, copied to @dst. */
+static void itg_bip_take(struct bio_integrity_payload *bip, struct bvec_iter *it,
+			 u8 *dst, unsigned int len)
+{
+	while (len && it->bi_size) {
+		struct bio_vec bv = bvec_iter_bvec(bip->bip_vec, *it);
+		unsigned int n = min(bv.bv_len, len);
+		u8 *mem = bvec_kmap_local(&bv);
+
+		memcpy(dst, mem, n);
+		kunmap_local(mem);
+		bvec_iter_advance(bip->bip_vec, it, n);
+		dst += n;
+		len -= n;
+	}
+}
+
+/*
+ * Journal the blocks of a write bio: entries and data into whole sections,
+ * each written with FUA before the bio goes on to be written in place.
+ */
+int itg_journal_write_bio(struct itg_io *dio, struct bio *bio)
+{
+	struct itg_c *ic = dio->ic;
+	struct bio_integrity_payload *bip = bio_integrity(bio);
+	unsigned int bsize = ic->sectors_per_block << SECTOR_SHIFT;
+	sector_t sector = dio->range.sector;
+	struct bvec_iter bip_it = {};
+	struct bvec_iter iter;
+	struct bio_vec bv;
+	unsigned int n = 0;
+	int r = 0;
+
+	if (bip)
+		bip_it = bip->bip_iter;
+	mutex_lock(&ic->journal_lock);
+	itg_journal_begin(ic);
+	bio_for_each_segment(bv, bio, iter) {
+		unsigned int pos;
+		u8 *mem = bvec_kmap_local(&bv);
+
+		for (pos = 0; pos + bsize <= bv.bv_len; pos += bsize) {
+			u8 *je, *jd;
+			unsigned int s;
+
+			if (n == ic->journal_section_entries) {
+				r = itg_journal_commit(ic);
+				if (r)
+					break;
+				itg_journal_begin(ic);
+				n = 0;
+			}
+			je = itg_entry(ic, ic->jbuf, n);
+			jd = itg_entry_data(ic, ic->jbuf, n);
+			memcpy(jd, mem + pos, bsize);
+			for (s = 0; s < ic->sectors_per_block; s++)
+				memcpy(je + 8 + 8 * s,
+				       jd + (s << SECTOR_SHIFT) + ITG_JOURNAL_SECTOR_DATA, 8);
+			if (ic->hash)
+				itg_compute_tag(ic, sector, mem + pos, itg_entry_tag(ic, je));
+			else if (bip)
+				itg_bip_take(bip, &bip_it, itg_entry_tag(ic, je), ic->tag_size);
+			put_unaligned_le64(sector, je);
+			sector += ic->sectors_per_block;
+			n++;
+		}
+		kunmap_local(mem);
+		if (r)
+			break;
+	}
+	if (!r && n)
+		r = itg_journal_commit(ic);
+	if (!r) {
+		atomic_inc(&ic->inplace_inflight);
+		dio->journalled = true;
+	}
+	mutex_unlock(&ic->journal_lock);
+	return r;
+}
+
+/* Suspend: everything in place, then a clean journal that keeps the ring. */
+void itg_journal_suspend(struct itg_c *ic)
+{
+	int r = 0;
+
+	mutex_lock(&ic->journal_lock);
+	itg_journal_flush_inplace(ic);
+	if (ic->wrote_to_journal) {
+		r = itg_journal_clear(ic, ic->jsec, ic->journal_sections - ic->jsec,
+				      ic->jseq);
+		if (!r && ic->jsec)
+			r = itg_journal_clear(ic, 0, ic->jsec, itg_next_seq(ic->jseq));
+		if (r)
+			itg_error(ic, "writing journal", r);
+		ic->wrote_to_journal = false;
+	}
+	ic->journal_uptodate = true;
+	mutex_unlock(&ic->journal_lock);
+}
+
+static int itg_find_seq(unsigned int section, unsigned int sector, __le64 id)
+{
+	int k;
+
+	for (k = 0; k < ITG_N_COMMIT_IDS; k++)
+		if (itg_commit_id(section, sector, k) == id)
+			return k;
+	return -1;
+}
+
+static __le64 itg_sector_id(struct itg_c *ic, u8 *journal, unsigned int i,
+			    unsigned int j)
+{
+	u8 *p = journal + (((size_t)i * ic->journal_section_sectors + j) << SECTOR_SHIFT);
+
+	return *(__le64 *)(p + ITG_JOURNAL_SECTOR_DATA);
+}
+
+/* Write the committed entries of @n sections from @first in place. */
+static void itg_journal_apply(struct itg_c *ic, u8 *journal, unsigned int first,
+			      unsigned int n)
+{
+	struct dm_io_request req = {
+		.bi_opf = REQ_OP_WRITE,
+		.mem.type = DM_IO_VMA,
+		.client = ic->io,
+	};
+	struct dm_io_region where = {
+		.bdev = ic->dev->bdev,
+		.count = ic->sectors_per_block,
+	};
+	u8 tag[ITG_MAX_TAG_SIZE + 1];
+	unsigned int c, i, e, s;
+	int r;
+
+	for (c = 0, i = first; c < n; c++, i = (i + 1) % ic->journal_sections) {
+		u8 *sec_buf = journal + (((size_t)i * ic->journal_section_sectors) << SECTOR_SHIFT);
+
+		for (e = 0; e < ic->journal_section_entries; e++) {
+			u8 *je = itg_entry(ic, sec_buf, e);
+			u8 *jd = itg_entry_data(ic, sec_buf, e);
+			u64 sector;
+
+			if (itg_entry_unused(je))
+				continue;
+			sector = get_unaligned_le64(je);
+			if (sector & (ic->sectors_per_block - 1)) {
+				itg_error(ic, "invalid sector in journal", -EIO);
+				sector &= ~(u64)(ic->sectors_per_block - 1);
+			}
+			if (sector >= ic->provided_data_sectors)
+				continue;
+			for (s = 0; s < ic->sectors_per_block; s++)
+				memcpy(jd + (s << SECTOR_SHIFT) + ITG_JOURNAL_SECTOR_DATA,
+				       je + 8 + 8 * s, 8);
+			if (ic->hash) {
+				itg_compute_tag(ic, sector, jd, tag);
+				if (crypto_memneq(tag, itg_entry_tag(ic, je), ic->tag_size)) {
+					atomic64_inc(&ic->mismatches);
+					itg_error(ic, "tag mismatch when replaying journal",
+						  -EILSEQ);
+				}
+			}
+			r = itg_tags_rw(ic, itg_tag_byte(ic, sector),
+					itg_entry_tag(ic, je), ic->tag_size, true);
+			if (r)
+				itg_error(ic, "writing tags", r);
+			req.mem.ptr.vma = jd;
+			where.sector = itg_data_sector(ic, sector);
+			r = dm_io(&req, 1, &where, NULL, IOPRIO_DEFAULT);
+			if (r)
+				itg_error(ic, "copying from journal", r);
+		}
+	}
+	itg_flush_meta(ic);
+	r = blkdev_issue_flush(ic->dev->bdev);
+	if (r)
+		itg_error(ic, "flushing data device", r);
+}
+
+/*
+ * Replay a journal left by an unclean stop (by either implementation):
+ * find the oldest consistent point of the ring from the commit ids, write
+ * every committed entry from there in place, and pick up the ring where
+ * it is (J mode) or start over with a cleared journal.
+ */
+void itg_journal_replay(struct itg_c *ic)
+{
+	unsigned int nsec = ic->journal_sections, nss = ic->journal_section_sectors;
+	bool used[ITG_N_COMMIT_IDS] = {};
+	unsigned int last_sec[ITG_N_COMMIT_IDS] = {};
+	unsigned int i, j, e, start = 0, good;
+	u8 unused, last_used = 0, seq, erase;
+	bool empty = true;
+	u8 *journal;
+	int r;
+
+	if (ic->journal_uptodate)
+		return;
+	journal = vmalloc(((size_t)nsec * nss) << SECTOR_SHIFT);
+	if (!journal) {
+		itg_error(ic, "allocating journal", -ENOMEM);
+		return;
+	}
+	r = itg_journal_io(ic, REQ_OP_READ, 0, nsec, journal);
+	if (r) {
+		itg_error(ic, "reading journal", r);
+		goto clear;
+	}
+
+	for (i = 0; i < nsec; i++) {
+		u8 *sec_buf = journal + (((size_t)i * nss) << SECTOR_SHIFT);
+
+		for (j = 0; j < nss; j++) {
+			int k = itg_find_seq(i, j, itg_sector_id(ic, journal, i, j));
+
+			if (k < 0) {
+				itg_error(ic, "journal commit id", -EIO);
+				goto clear;
+			}
+			used[k] = true;
+			last_sec[k] = i;
+		}
+		for (e = 0; empty && e < ic->journal_section_entries; e++)
+			if (!itg_entry_unused(itg_entry(ic, sec_buf, e)))
+				empty = false;
+	}
+
+	if (!used[ITG_N_COMMIT_IDS - 1]) {
+		unused = ITG_N_COMMIT_IDS - 1;
+		while (unused && !used[unused - 1])
+			unused--;
+	} else {
+		for (unused = 0; unused < ITG_N_COMMIT_IDS; unused++)
+			if (!used[unused])
+				break;
+		if (unused == ITG_N_COMMIT_IDS) {
+			itg_error(ic, "journal commit ids", -EIO);
+			goto clear;
+		}
+	}
+	last_used = itg_prev_seq(unused);
+	seq = itg_prev_seq(last_used);
+	if (!used[seq] && used[itg_prev_seq(seq)])
+		empty = true;
+
+	start = last_sec[last_used] + 1;
+	if (start >= nsec) {
+		seq = itg_next_seq(seq);
+		start -= nsec;
+	}
+	i = start;
+	for (good = 0; good < nsec; good++) {
+		for (j = 0; j < nss; j++)
+			if (itg_sector_id(ic, journal, i, j) != itg_commit_id(i, j, seq))
+				goto torn;
+		if (++i >= nsec) {
+			seq = itg_next_seq(seq);
+			i = 0;
+		}
+	}
+torn:
+	if (!empty) {
+		DMINFO("replaying %u journal sections from %u", good, start);
+		itg_journal_apply(ic, journal, start, good);
+	}
+	if (good == nsec && (ic->mode == 'J' || empty)) {
+		ic->jsec = start;
+		ic->jseq = seq;
+		goto out;
+	}
+clear:
+	erase = itg_prev_seq(itg_prev_seq(last_used));
+	r = itg_journal_clear(ic, 0, nsec, erase);
+	if (r)
+		itg_error(ic, "clearing journal", r);
+	ic->jsec = 0;
+	ic->jseq = itg_next_seq(erase);
+out:
+	ic->unflushed_sections = 0;
+	ic->journal_uptodate = true;
+	vfree(journal);
+}
+
+/* Write an empty journal (commit sequence 0) over the whole journal area. */
+int itg_journal_init_disk(struct itg_c *ic)
+{
+	size_t len = (size_t)ic->journal_section_sectors << SECTOR_SHIFT;
+	struct dm_io_request req = {
+		.bi_opf = REQ_OP_WRITE,
+		.mem.type = DM_IO_VMA,
+		.client = ic->io,
+	};
+	struct dm_io_region where = {
+		.bdev = itg_meta_bdev(ic),
+		.count = ic->journal_section_sectors,
+	};
+	unsigned int i;
+	u8 *buf;
+	int r = 0;
+
+	buf = vmalloc(len);
+	if (!buf)
+		return -ENOMEM;
+	req.mem.ptr.vma = buf;
+	for (i = 0; i < ic->journal_sections; i++) {
+		itg_journal_empty_section(ic, buf, i, 0);
+		where.sector = ic->start + ITG_SB_SECTORS +
+			       (sector_t)i * ic->journal_section_sectors;
+		r = dm_io(&req, 1, &where, NULL, IOPRIO_DEFAULT);
+		if (r)
+			break;
+	}
+	vfree(buf);
+	return r;
+}
