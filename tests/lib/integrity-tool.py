@@ -16,6 +16,10 @@ Written for this project's tests from the format description in
   scan DEV BS                  read DEV one BS block at a time with O_DIRECT;
                                prints "blocks N bad I J ..." (EIO blocks)
   sbset IMAGE FIELD=VALUE...   overwrite superblock fields in IMAGE (offset 0)
+  corrupt IMAGE DATAIMG SEED NDATA NTAG [--meta]
+                               invert one seeded byte in the data of NDATA
+                               blocks and in the tag of NTAG other blocks;
+                               prints "data|tag BLOCK BYTE_OFFSET" lines
 """
 import hashlib
 import hmac
@@ -223,10 +227,37 @@ def cmd_sbset(args):
     return 0
 
 
+def cmd_corrupt(args):
+    import random
+    meta = "--meta" in args
+    args = [a for a in args if a != "--meta"]
+    image, dataimg, seed, nd, nt = args[0], args[1], args[2], int(args[3]), int(args[4])
+    sb = read_sb(image)
+    lay = layout(sb, meta)
+    spb = lay["spb"]
+    bs = 512 * spb
+    n = sb["provided_data_sectors"] // spb
+    r = random.Random(seed)
+    for i, b in enumerate(r.sample(range(n), nd + nt)):
+        d, t = locate(sb, lay, meta, b * spb)
+        if i < nd:
+            path, off, kind = dataimg, d + r.randrange(bs), "data"
+        else:
+            path, off, kind = image, t + r.randrange(sb["tag_size"]), "tag"
+        fd = os.open(path, os.O_RDWR)
+        c = os.pread(fd, 1, off)
+        os.pwrite(fd, bytes([c[0] ^ 0xFF]), off)
+        os.fsync(fd)
+        os.close(fd)
+        print(kind, b, off)
+    return 0
+
+
 def main():
     cmd, args = sys.argv[1], sys.argv[2:]
     fn = {"sb": cmd_sb, "loc": cmd_loc, "tagcheck": cmd_tagcheck,
-          "scan": cmd_scan, "sbset": cmd_sbset}.get(cmd)
+          "scan": cmd_scan, "sbset": cmd_sbset,
+          "corrupt": cmd_corrupt}.get(cmd)
     if fn is None:
         print("unknown command", cmd, file=sys.stderr)
         return 2
