@@ -114,7 +114,7 @@ def main():
 
         # Write, cut off at a random write.
         how = "drop_writes" if cycle % 2 else "error_writes"
-        nwrites = rng.randrange(40, 200)
+        nwrites = rng.randrange(20, 120)
         cut_at = rng.randrange(0, nwrites)
         plan = [(rng.randrange(nblocks), rng.random() < 0.15) for _ in range(nwrites)]
         written = [[] for _ in range(nblocks)]   # gens written this cycle, in order
