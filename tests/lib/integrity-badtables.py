@@ -261,6 +261,7 @@ def cmd_tables(argv):
         if rc == 0:
             remove()
             bad.append("ACCEPTED [%s] %s" % (cat, tbl))
+            zero_sb(zfile)
             continue
         elif not any(TABLE_ERR.search(m) for m in msgs):
             bad.append("no 'device-mapper: table:' error [%s] %s: dmsetup said %s"
