@@ -62,6 +62,7 @@ _integrity_switch() {
 	fi
 	dmsetup targets | grep -q '^integrity ' ||
 		{ fail "_integrity_switch $want: no integrity target registered"; return 1; }
+	# shellcheck disable=SC2034 # for cases: which one is loaded now
 	INTEGRITY_LOADED=$want
 }
 
