@@ -9,8 +9,11 @@
 #       unloads whichever dm_integrity is loaded and loads the one named
 #       (modprobe for the kernel's, insmod of `_our_module_path dm-integrity`
 #       for ours), through _use_integrity_impl in common.sh; then checks that
-#       the loaded module really is the one asked for.  No integrity device may
-#       be open.  Returns non-zero with a FAIL: line otherwise.
+#       the loaded module really is the one asked for, and sets
+#       INTEGRITY_LOADED.  No integrity device may be open.  Returns non-zero
+#       with a FAIL: line otherwise.  Needs from our module: it is
+#       dm-integrity.ko under DMT_MODULES, its taint has "O" (out of tree),
+#       and rmmod works once no device uses it.
 #
 # Cross-implementation cases (one writes a volume, the other reads it):
 #   _integrity_pairs
