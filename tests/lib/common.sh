@@ -147,7 +147,9 @@ _have_kernel_config() {
 # in place of the kernel's (same module name, dm_integrity).
 # Call _have_integrity_impl from requires() and _use_integrity_impl at the
 # start of test_case() (it returns non-zero, with a FAIL: line, when it
-# cannot load the module asked for).
+# cannot load the module asked for).  _use_integrity_impl kernel|ours loads
+# the one named instead of DMT_TARGET_IMPL's (tests/lib/integrity.sh
+# switches with it inside one guest boot; no integrity device may be open).
 
 # Loaded dm_integrity is this project's (out-of-tree taint "O").
 _integrity_is_ours() {
@@ -171,7 +173,7 @@ _have_integrity_impl() {
 }
 
 _use_integrity_impl() {
-	local impl=${DMT_TARGET_IMPL:-kernel} ko dep
+	local impl=${1:-${DMT_TARGET_IMPL:-kernel}} ko dep
 	case $impl in
 	kernel)
 		if _integrity_is_ours; then
