@@ -136,11 +136,10 @@ static int sti_get_stripe(struct dm_target *ti, struct sti_c *sc,
 			  unsigned int i, char **argv)
 {
 	unsigned long long start;
-	char dummy;
 	int r;
 
-	if (sscanf(argv[1], "%llu%c", &start, &dummy) != 1 ||
-	    start != (sector_t)start) {
+	/* Decimal sectors only: no sign, no base prefix. */
+	if (kstrtoull(argv[1], 10, &start) || start != (sector_t)start) {
 		ti->error = "Invalid stripe device offset";
 		return -EINVAL;
 	}
