@@ -131,6 +131,7 @@ _ic_umount() {
 }
 
 # --- dm-crypt-inline targets ------------------------------------------------------
+# shellcheck disable=SC2034
 IC_ORACLE="$DMT_REPO/tests/lib/ic-oracle.py"
 
 # requires(): also the striped-inline target and the tools its cases use.
