@@ -423,8 +423,9 @@ static int cil_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		r = -EINVAL;
 		goto bad;
 	}
-	if (cc->start & (unit - 1)) {
-		ti->error = "Device offset is not a multiple of sector_size";
+	/* As dm-crypt: IVs start on a sector boundary. */
+	if (cc->iv_offset & (unit - 1)) {
+		ti->error = "iv_offset is not a multiple of sector_size";
 		r = -EINVAL;
 		goto bad;
 	}
