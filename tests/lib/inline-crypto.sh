@@ -190,3 +190,25 @@ _ic_sum() {
 	done
 	echo "$n"
 }
+
+# requires(): the crypt-inline target (dm-crypt-inline.ko) and dm-crypt as
+# the oracle.
+_ic_cil_requires() {
+	_ic_requires
+	_have_our_module dm-crypt-inline
+	_have_program dmsetup losetup xxd
+	_have_kernel_module dm-crypt
+}
+
+_ic_load_cil() {
+	local ko
+	[ -d /sys/module/dm_crypt_inline ] && return 0
+	modprobe dm-mod 2>/dev/null
+	ko=$(_our_module_path dm-crypt-inline)
+	insmod "$ko" || { fail "insmod $ko failed: $(dmesg | tail -n 3)"; return 1; }
+}
+
+_ic_unload_cil() {
+	[ -d /sys/module/dm_crypt_inline ] || return 0
+	rmmod dm_crypt_inline || { fail "rmmod dm_crypt_inline failed"; return 1; }
+}
