@@ -235,6 +235,10 @@ static int cil_parse_options(struct dm_target *ti, struct cil_c *cc,
 			return -EINVAL;
 		}
 	}
+	if (as->argc) {
+		ti->error = "More arguments than the feature argument count says";
+		return -EINVAL;
+	}
 	return 0;
 }
 
