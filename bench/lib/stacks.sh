@@ -195,6 +195,56 @@ stack_fscrypt_fallback() {
 	esac
 }
 
+# --- whole-device encryption: crypt-inline vs dm-crypt -----------------------------
+# Same cipher, key size and sector size: aes-xts-plain64, 512-bit key,
+# 4096-byte sectors with iv_large_sectors.  On a base device without inline
+# encryption (nullb, loop) crypt-inline uses blk-crypto-fallback: software
+# both; on bce it uses the emulated hardware.
+_bench_crypt() {
+	# $1 target (crypt-inline|crypt), $2 dm name, $3 action, $4 base device,
+	# $5 extra feature arguments
+	local target=$1 name=$2 action=$3 dev=${4:-} extra=${5:-} key sectors nopt
+	case $action in
+	up)
+		if [ "$target" = crypt-inline ]; then
+			[ -d /sys/module/dm_crypt_inline ] ||
+				insmod "$(_our_module_path dm-crypt-inline)" || return 1
+		else
+			modprobe dm-crypt || return 1
+		fi
+		key=$(head -c 64 /dev/urandom | od -An -tx1 | tr -d ' \n')
+		sectors=$(($(blockdev --getsz "$dev") / 8 * 8))
+		nopt=$((2 + $(wc -w <<<"$extra")))
+		dmsetup create "$name" --table "0 $sectors $target aes-xts-plain64 $key 0 $dev 0 $nopt sector_size:4096 iv_large_sectors $extra" ||
+			return 1
+		echo "$name: $(dmsetup status "$name")"
+		STACK_DEV=/dev/mapper/$name
+		;;
+	down) _dm_remove "$name" ;;
+	esac
+}
+
+stack_cil() {
+	case $1 in
+	desc) echo "crypt-inline aes-xts-plain64, 4096-byte sectors (hardware if the base has it, else blk-crypto-fallback)" ;;
+	*) _bench_crypt crypt-inline bench-cil "$@" ;;
+	esac
+}
+
+stack_kcrypt() {
+	case $1 in
+	desc) echo "in-kernel dm-crypt aes-xts-plain64, 4096-byte sectors, default queueing" ;;
+	*) _bench_crypt crypt bench-kcrypt "$@" ;;
+	esac
+}
+
+stack_kcrypt_nowq() {
+	case $1 in
+	desc) echo "in-kernel dm-crypt aes-xts-plain64, 4096-byte sectors, no_read_workqueue no_write_workqueue" ;;
+	*) _bench_crypt crypt bench-kcrypt-nowq "$1" "${2:-}" "no_read_workqueue no_write_workqueue" ;;
+	esac
+}
+
 # --- lookup (used by bench/run and bench/lib/bench.sh) ---------------------------
 bench_stack_fn() { echo "stack_${1//-/_}"; }
 # All stack names (sorted).
