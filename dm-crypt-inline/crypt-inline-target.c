@@ -128,13 +128,13 @@ static int cil_parse_key(struct dm_target *ti, struct cil_c *cc, char *arg)
 	int r;
 
 	if (arg[0] != ':') {
-		if (strlen(arg) != 2 * size) {
+		r = strlen(arg) == 2 * size ? hex2bin(cc->raw_key, arg, size) : 1;
+		/* The table's copy of the key is not needed any more. */
+		memzero_explicit(arg, strlen(arg));
+		if (r > 0) {
 			ti->error = "Key length does not match the cipher";
 			return -EINVAL;
 		}
-		r = hex2bin(cc->raw_key, arg, size);
-		/* The table's copy of the key is not needed any more. */
-		memzero_explicit(arg, strlen(arg));
 		if (r) {
 			ti->error = "Key is not in hex";
 			return -EINVAL;
