@@ -70,9 +70,10 @@ resolve_kernel() {
 		# AML timeouts under TCG.  KASAN needs the extra memory.
 		KERNEL_APPEND="acpi=off"
 		# Without ACPI there is no HPET or PM timer to refine the TSC
-		# calibration: give the guest the host's frequency.
+		# calibration: give the guest the host's frequency, and keep the
+		# jiffies watchdog, which lags on a loaded host, from overruling it.
 		if khz=$(_host_tsc_khz); then
-			KERNEL_APPEND+=" tsc_early_khz=$khz"
+			KERNEL_APPEND+=" tsc_early_khz=$khz tsc=reliable"
 		fi
 		KERNEL_MEM=3072
 		;;
