@@ -160,7 +160,8 @@ _ic_unload_sti() {
 
 # _ic_dm_block <dm name>: its dm-N name under /sys/block.
 _ic_dm_block() {
-	basename "$(readlink -f "/dev/mapper/$1")"
+	# Without udev /dev/mapper/NAME is a device node, not a link to dm-N.
+	dmsetup info -c --noheadings -o blkdevname "$1"
 }
 
 # _ic_dm_modes <dm name>: the inline encryption modes the device exposes
