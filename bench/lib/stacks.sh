@@ -169,7 +169,9 @@ stack_fscrypt_sti() {
 		sectors=$(blockdev --getsz "$2") || return 1
 		half=$((sectors / 2 / 256 * 256))
 		dmsetup create "$name" --table "0 $((2 * half)) striped-inline 2 256 $2 0 $2 $half" || return 1
-		[ -e "/sys/block/$(dmsetup info -c --noheadings -o blkdevname "$name")/queue/crypto/modes/AES-256-XTS" ] ||
+		# shellcheck source=tests/lib/inline-crypto.sh
+		. "$DMT_REPO/tests/lib/inline-crypto.sh"
+		[ -e "/sys/block/$(_ic_dm_block "$name")/queue/crypto/modes/AES-256-XTS" ] ||
 			{ echo "$name: no AES-256-XTS passed through" >&2; return 1; }
 		_bench_fscrypt fscrypt-sti up "/dev/mapper/$name" "$2"
 		;;

@@ -160,8 +160,11 @@ _ic_unload_sti() {
 
 # _ic_dm_block <dm name>: its dm-N name under /sys/block.
 _ic_dm_block() {
-	# Without udev /dev/mapper/NAME is a device node, not a link to dm-N.
-	dmsetup info -c --noheadings -o blkdevname "$1"
+	# Without udev /dev/mapper/NAME is a device node, not a link to dm-N:
+	# go by its number.
+	local mm
+	mm=$(dmsetup info -c --noheadings --separator : -o major,minor "$1" | tr -d ' ')
+	basename "$(readlink -f "/sys/dev/block/$mm")"
 }
 
 # _ic_dm_modes <dm name>: the inline encryption modes the device exposes
