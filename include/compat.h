@@ -136,4 +136,21 @@ static inline void dmx_bio_attach_integrity(struct bio *bio, void *bip)
 }
 #endif
 
+/*
+ * blk-crypto functions that only the newest kernels export: elsewhere
+ * dm-crypt-inline looks them up when it loads (blk-crypto-syms.c).
+ */
+#ifdef HAVE_BLK_CRYPTO_EXPORTS
+#define DMX_BLK_CRYPTO_EXPORTED	1
+#else
+#define DMX_BLK_CRYPTO_EXPORTED	0
+#endif
+
+/* SM4-XTS inline encryption (6.7); 0 (invalid) where it is missing. */
+#ifdef HAVE_BLK_CRYPTO_SM4_XTS
+#define DMX_BLK_ENCRYPTION_MODE_SM4_XTS	BLK_ENCRYPTION_MODE_SM4_XTS
+#else
+#define DMX_BLK_ENCRYPTION_MODE_SM4_XTS	0
+#endif
+
 #endif /* DMX_COMPAT_H */

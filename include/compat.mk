@@ -22,3 +22,10 @@ COMPAT_FLAGS += $(call compat_probe,linux/device-mapper.h,define module_dm\b,MOD
 COMPAT_FLAGS += $(call compat_probe,linux/blkdev.h,define BLK_FEAT_STABLE_WRITES\b,BLK_FEAT_STABLE_WRITES)
 # 6.12: <asm/unaligned.h> became <linux/unaligned.h>.
 COMPAT_FLAGS += $(call compat_probe,linux/unaligned.h,get_unaligned,LINUX_UNALIGNED_H)
+# Newest kernels export the blk-crypto functions an encrypting target needs
+# (for dm-inlinecrypt); 6.1 and 6.12 do not, and dm-crypt-inline resolves
+# them at load instead (dm-crypt-inline/blk-crypto-syms.c).
+COMPAT_FLAGS += $(shell for s in bio_crypt_set_ctx blk_crypto_init_key blk_crypto_start_using_key; do \
+	grep -qsw "$$s" $(objtree)/Module.symvers || exit 1; done && echo -DHAVE_BLK_CRYPTO_EXPORTS)
+# 6.7: SM4-XTS blk-crypto mode.
+COMPAT_FLAGS += $(call compat_probe,linux/blk-crypto.h,BLK_ENCRYPTION_MODE_SM4_XTS,BLK_CRYPTO_SM4_XTS)

@@ -76,6 +76,42 @@ base_nullb() {
 	esac
 }
 
+# Our emulated inline-encryption device (keyslot-passthrough/blk-crypto-emu.ko,
+# test kernel): loaded once with BENCH_BCE_MAX devices of BENCH_DEV_MIB MiB,
+# pages allocated on first write like brd.  Instance ID gets /dev/bceID,
+# keyslot hardware (8 slots) with AES-256-XTS; /dev/bce(ID + BENCH_BCE_MAX/2)
+# is the same device without inline encryption, for stacks that need the
+# software fallback (see stacks.sh).
+BENCH_BCE_MAX=16
+base_bce() {
+	local id=${2:-} half=$((BENCH_BCE_MAX / 2)) lib emu modes
+	case $1 in
+	desc)
+		echo "blk-crypto-emu (RAM, blk-mq, encrypts in queue_rq), $BENCH_DEV_MIB MiB, 8 keyslots, AES-256-XTS"
+		;;
+	up)
+		[ "$id" -lt "$half" ] || { echo "base bce: at most $half stacks" >&2; return 1; }
+		if [ ! -d /sys/module/blk_crypto_emu ]; then
+			lib=$(_our_module_path keyslot-passthrough)
+			emu=$(_our_module_path blk-crypto-emu)
+			[ -n "$lib" ] && [ -n "$emu" ] && [ -e "$emu" ] ||
+				{ echo "blk-crypto-emu.ko not built for $(uname -r) (test kernel only)" >&2; return 1; }
+			[ -d /sys/module/keyslot_passthrough ] || insmod "$lib" || return 1
+			modes=$(printf '0x2%.0s,' $(seq "$half"))$(printf '0%.0s,' $(seq "$half"))
+			insmod "$emu" nr_devs="$BENCH_BCE_MAX" size_mib="$BENCH_DEV_MIB" keyslots=8 \
+				modes="${modes%,}" || return 1
+		fi
+		BASE_DEV=/dev/bce$id
+		;;
+	down)
+		# The module goes with the last instance (the runner tears down
+		# in reverse order, instance 0 last).
+		[ "$id" = 0 ] && [ -d /sys/module/blk_crypto_emu ] && rmmod blk_crypto_emu
+		return 0
+		;;
+	esac
+}
+
 declare -A _BENCH_LOOP=()
 base_loop() {
 	local id=${2:-} img=$TMPDIR/base${2:-}.img
@@ -221,15 +257,23 @@ _bench_stack_up() {
 	STACK_DEV=""
 	_BENCH_UP+=("$fn")
 	"$fn" up "$BASE_DEV" || { fail "stack $name could not be set up"; return 1; }
-	[ -b "$STACK_DEV" ] || { fail "stack $name: set-up gave no block device ('$STACK_DEV')"; return 1; }
-	bytes=$(blockdev --getsize64 "$STACK_DEV") || return 1
+	# A block device, or a file on a file system the stack mounted (which
+	# the fill below creates).
+	if [ -b "$STACK_DEV" ]; then
+		bytes=$(blockdev --getsize64 "$STACK_DEV") || return 1
+	elif [ -d "$(dirname "$STACK_DEV")" ] && [ ! -e "$STACK_DEV" ]; then
+		bytes=$(($(stat -f -c '%a * %S' "$(dirname "$STACK_DEV")")))
+	else
+		fail "stack $name: set-up gave no block device or new file ('$STACK_DEV')"
+		return 1
+	fi
 	if [ "$bytes" -lt $((BENCH_REGION_MIB << 20)) ]; then
 		fail "stack $name: $STACK_DEV has $((bytes >> 20)) MiB, the jobs need $BENCH_REGION_MIB MiB"
 		return 1
 	fi
 	echo "stack device: $STACK_DEV, $((bytes >> 20)) MiB; set up in $(_bench_since "$t0") s"
 	t0=$(_bench_now)
-	dd if=/dev/zero of="$STACK_DEV" bs=1M count="$BENCH_REGION_MIB" oflag=direct status=none ||
+	dd if=/dev/zero of="$STACK_DEV" bs=1M count="$BENCH_REGION_MIB" oflag=direct conv=fsync status=none ||
 		{ fail "stack $name: filling the region failed"; return 1; }
 	_BENCH_DEV[$name]=$STACK_DEV
 	_BENCH_SETTLE[$name]=$(_bench_settle_script "$name" "$STACK_DEV") ||

@@ -118,6 +118,157 @@ stack_ours_J() { _integrity_stack ours J "$@"; }
 stack_ours_B() { _integrity_stack ours B "$@"; }
 stack_ours_D() { _integrity_stack ours D "$@"; }
 
+# --- ext4 + fscrypt -o inlinecrypt (base device bce, test kernel) --------------------
+# fio works on a file in an encrypted directory (AES-256-XTS, v2 policy) of
+# an ext4 mounted with -o inlinecrypt.  Set-up checks that the path the
+# column names is the one taken: a 1 MiB probe file must be encrypted by
+# the emulator (native) or not at all by it (fallback).
+
+# _bench_fscrypt <name> <action> <device> <emulators that must encrypt, or
+# "none">
+_bench_fscrypt() {
+	local name=$1 action=$2 dev=${3:-} must=${4:-} mnt=/run/bench-$1 id before after d devs
+	case $action in
+	up)
+		# shellcheck source=tests/lib/inline-crypto.sh
+		. "$DMT_REPO/tests/lib/inline-crypto.sh"
+		mkfs.ext4 -q -F -O encrypt -b 4096 "$dev" >/dev/null || return 1
+		mkdir -p "$mnt"
+		mount -o inlinecrypt "$dev" "$mnt" || return 1
+		head -c 64 /dev/urandom >"$mnt.key"
+		id=$(_ic_fscrypt add "$mnt" "$mnt.key") || return 1
+		mkdir "$mnt/enc"
+		_ic_fscrypt set "$mnt/enc" "$id" || return 1
+		devs=$(basename "$must")
+		[ "$must" != none ] || devs=$(ls "$IC_DEBUGFS")
+		for d in $devs; do
+			before+=" $(_ic_stat "$d" encrypted_units)"
+		done
+		head -c 1M /dev/urandom >"$mnt/enc/probe" && sync || return 1
+		for d in $devs; do
+			after+=" $(_ic_stat "$d" encrypted_units)"
+		done
+		rm "$mnt/enc/probe"
+		echo "$name: encrypted units on ${must}: before$before, after$after"
+		if [ "$must" = none ]; then
+			[ "$before" = "$after" ] ||
+				{ echo "$name: an emulator encrypted the probe; not the fallback path" >&2; return 1; }
+		else
+			read -ra b <<<"$before"
+			read -ra a <<<"$after"
+			for d in "${!b[@]}"; do
+				[ "${a[d]}" -gt "${b[d]}" ] ||
+					{ echo "$name: $must did not encrypt the probe: not native" >&2; return 1; }
+			done
+		fi
+		STACK_DEV=$mnt/enc/fio
+		;;
+	down)
+		mountpoint -q "$mnt" && { umount "$mnt" || return 1; }
+		rm -f "$mnt.key"
+		return 0
+		;;
+	esac
+}
+
+stack_fscrypt_bce() {
+	case $1 in
+	desc) echo "ext4 + fscrypt -o inlinecrypt directly on the emulated device (native)" ;;
+	up) _bench_fscrypt fscrypt-bce up "$2" "$2" ;;
+	down) _bench_fscrypt fscrypt-bce down ;;
+	esac
+}
+
+# striped-inline over the two halves of the base device, 128 KiB chunks:
+# every I/O goes through the target and large ones are split.
+stack_fscrypt_sti() {
+	local name=bench-sti sectors half
+	case $1 in
+	desc) echo "ext4 + fscrypt -o inlinecrypt on striped-inline (2 stripes, 128 KiB chunks) over the halves of the emulated device (native)" ;;
+	up)
+		[ -d /sys/module/dm_striped_inline ] ||
+			insmod "$(_our_module_path dm-striped-inline)" || return 1
+		sectors=$(blockdev --getsz "$2") || return 1
+		half=$((sectors / 2 / 256 * 256))
+		dmsetup create "$name" --table "0 $((2 * half)) striped-inline 2 256 $2 0 $2 $half" || return 1
+		# shellcheck source=tests/lib/inline-crypto.sh
+		. "$DMT_REPO/tests/lib/inline-crypto.sh"
+		[ -e "/sys/block/$(_ic_dm_block "$name")/queue/crypto/modes/AES-256-XTS" ] ||
+			{ echo "$name: no AES-256-XTS passed through" >&2; return 1; }
+		_bench_fscrypt fscrypt-sti up "/dev/mapper/$name" "$2"
+		;;
+	down)
+		_bench_fscrypt fscrypt-sti down || return 1
+		_dm_remove "$name"
+		;;
+	esac
+}
+
+# The same emulated device without inline encryption (base_bce's twin):
+# fscrypt falls back to blk-crypto-fallback.
+stack_fscrypt_fallback() {
+	case $1 in
+	desc) echo "ext4 + fscrypt -o inlinecrypt on an emulated device without inline encryption (blk-crypto-fallback)" ;;
+	up)
+		local twin=/dev/bce$((${2#/dev/bce} + BENCH_BCE_MAX / 2))
+		[ ! -e "/sys/block/${twin#/dev/}/queue/crypto" ] ||
+			{ echo "fscrypt-fallback: $twin has inline encryption (base must be bce)" >&2; return 1; }
+		_bench_fscrypt fscrypt-fallback up "$twin" none
+		;;
+	down) _bench_fscrypt fscrypt-fallback down ;;
+	esac
+}
+
+# --- whole-device encryption: crypt-inline vs dm-crypt -----------------------------
+# Same cipher, key size and sector size: aes-xts-plain64, 512-bit key,
+# 4096-byte sectors with iv_large_sectors.  On a base device without inline
+# encryption (nullb, loop) crypt-inline uses blk-crypto-fallback: software
+# both; on bce it uses the emulated hardware.
+_bench_crypt() {
+	# $1 target (crypt-inline|crypt), $2 dm name, $3 action, $4 base device,
+	# $5 extra feature arguments
+	local target=$1 name=$2 action=$3 dev=${4:-} extra=${5:-} key sectors nopt
+	case $action in
+	up)
+		if [ "$target" = crypt-inline ]; then
+			[ -d /sys/module/dm_crypt_inline ] ||
+				insmod "$(_our_module_path dm-crypt-inline)" || return 1
+		else
+			modprobe dm-crypt || return 1
+		fi
+		key=$(head -c 64 /dev/urandom | od -An -tx1 | tr -d ' \n')
+		sectors=$(($(blockdev --getsz "$dev") / 8 * 8))
+		nopt=$((2 + $(wc -w <<<"$extra")))
+		dmsetup create "$name" --table "0 $sectors $target aes-xts-plain64 $key 0 $dev 0 $nopt sector_size:4096 iv_large_sectors $extra" ||
+			return 1
+		echo "$name: $(dmsetup status "$name")"
+		STACK_DEV=/dev/mapper/$name
+		;;
+	down) _dm_remove "$name" ;;
+	esac
+}
+
+stack_cil() {
+	case $1 in
+	desc) echo "crypt-inline aes-xts-plain64, 4096-byte sectors (hardware if the base has it, else blk-crypto-fallback)" ;;
+	*) _bench_crypt crypt-inline bench-cil "$@" ;;
+	esac
+}
+
+stack_kcrypt() {
+	case $1 in
+	desc) echo "in-kernel dm-crypt aes-xts-plain64, 4096-byte sectors, default queueing" ;;
+	*) _bench_crypt crypt bench-kcrypt "$@" ;;
+	esac
+}
+
+stack_kcrypt_nowq() {
+	case $1 in
+	desc) echo "in-kernel dm-crypt aes-xts-plain64, 4096-byte sectors, no_read_workqueue no_write_workqueue" ;;
+	*) _bench_crypt crypt bench-kcrypt-nowq "$1" "${2:-}" "no_read_workqueue no_write_workqueue" ;;
+	esac
+}
+
 # --- lookup (used by bench/run and bench/lib/bench.sh) ---------------------------
 bench_stack_fn() { echo "stack_${1//-/_}"; }
 # All stack names (sorted).

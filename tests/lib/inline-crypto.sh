@@ -129,3 +129,90 @@ _ic_umount() {
 	done
 	return 0
 }
+
+# --- dm-crypt-inline targets ------------------------------------------------------
+# shellcheck disable=SC2034
+IC_ORACLE="$DMT_REPO/tests/lib/ic-oracle.py"
+
+# requires(): also the striped-inline target and the tools its cases use.
+_ic_sti_requires() {
+	_ic_requires
+	_have_our_module dm-striped-inline
+	_have_program dmsetup mkfs.ext4 mountpoint filefrag
+	python3 -c 'import cryptography' 2>/dev/null ||
+		_skip "python3 cryptography (the independent AES-XTS) not installed"
+}
+
+# Load dm-striped-inline.ko (keyslot-passthrough.ko must be loaded, which
+# _ic_load_emu does).
+_ic_load_sti() {
+	local ko
+	[ -d /sys/module/dm_striped_inline ] && return 0
+	modprobe dm-mod 2>/dev/null
+	ko=$(_our_module_path dm-striped-inline)
+	insmod "$ko" || { fail "insmod $ko failed"; return 1; }
+}
+
+_ic_unload_sti() {
+	[ -d /sys/module/dm_striped_inline ] || return 0
+	rmmod dm_striped_inline || { fail "rmmod dm_striped_inline failed"; return 1; }
+}
+
+# _ic_dm_block <dm name>: its dm-N name under /sys/block.
+_ic_dm_block() {
+	# Without udev /dev/mapper/NAME is a device node, not a link to dm-N:
+	# go by its number.
+	local mm
+	mm=$(dmsetup info -c --noheadings --separator : -o major,minor "$1" | tr -d ' ')
+	basename "$(readlink -f "/sys/dev/block/$mm")"
+}
+
+# _ic_dm_modes <dm name>: the inline encryption modes the device exposes
+# (empty when it has no crypto profile).
+_ic_dm_modes() {
+	local d
+	d=/sys/block/$(_ic_dm_block "$1")/queue/crypto/modes
+	[ -d "$d" ] && (cd "$d" && echo *)
+	return 0
+}
+
+# _ic_log_since <mark>: kernel log lines after the line "<mark>" written to
+# /dev/kmsg by the case.
+_ic_mark() {
+	echo "$1" >/dev/kmsg
+}
+_ic_log_since() {
+	dmesg | sed -n "\|$1\$|,\$p"
+}
+
+# _ic_sum <counter> <dev>...: a counter summed over emulated devices.
+_ic_sum() {
+	local c=$1 d n=0
+	shift
+	for d in "$@"; do
+		n=$((n + $(_ic_stat "$d" "$c")))
+	done
+	echo "$n"
+}
+
+# requires(): the crypt-inline target (dm-crypt-inline.ko) and dm-crypt as
+# the oracle.
+_ic_cil_requires() {
+	_ic_requires
+	_have_our_module dm-crypt-inline
+	_have_program dmsetup losetup xxd
+	_have_kernel_module dm-crypt
+}
+
+_ic_load_cil() {
+	local ko
+	[ -d /sys/module/dm_crypt_inline ] && return 0
+	modprobe dm-mod 2>/dev/null
+	ko=$(_our_module_path dm-crypt-inline)
+	insmod "$ko" || { fail "insmod $ko failed: $(dmesg | tail -n 3)"; return 1; }
+}
+
+_ic_unload_cil() {
+	[ -d /sys/module/dm_crypt_inline ] || return 0
+	rmmod dm_crypt_inline || { fail "rmmod dm_crypt_inline failed"; return 1; }
+}
