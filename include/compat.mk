@@ -18,3 +18,10 @@ COMPAT_FLAGS += $(call compat_probe,linux/blkdev.h,struct file \*bdev_file_open_
 COMPAT_FLAGS += $(call compat_probe,linux/blk-integrity.h,void blk_integrity_register\b,BLK_INTEGRITY_REGISTER)
 # module_dm() registration helper.
 COMPAT_FLAGS += $(call compat_probe,linux/device-mapper.h,define module_dm\b,MODULE_DM)
+# 6.2: ftrace_instruction_pointer_set() became
+# ftrace_regs_set_instruction_pointer().
+COMPAT_FLAGS += $(call compat_probe,linux/ftrace.h,ftrace_regs_set_instruction_pointer,FTRACE_REGS_SET_IP)
+# 6.10: the partition number is read through bdev_partno().
+COMPAT_FLAGS += $(call compat_probe,linux/blkdev.h,u8 bdev_partno\b,BDEV_PARTNO)
+# 6.8: freeze_bdev()/thaw_bdev() became bdev_freeze()/bdev_thaw().
+COMPAT_FLAGS += $(call compat_probe,linux/blkdev.h,int bdev_freeze\b,BDEV_FREEZE)
