@@ -261,7 +261,8 @@ static struct dmf_device *dmf_device_create(dev_t dev, struct block_device *bdev
 
 	if (!d)
 		return NULL;
-	if (percpu_ref_init(&d->active, dmf_active_release, 0, GFP_KERNEL)) {
+	if (percpu_ref_init(&d->active, dmf_active_release,
+			    PERCPU_REF_ALLOW_REINIT, GFP_KERNEL)) {
 		kfree(d);
 		return NULL;
 	}
@@ -426,7 +427,8 @@ int dmf_attach(dev_t dev, const char *type_name, const char *args, u32 *id,
 			goto bad_bdev;
 	}
 	r = type->ctr(f, argc, argv);
-	argv_free(argv);
+	if (argv)
+		argv_free(argv);
 	if (r) {
 		snprintf(error, error_len, "%s: %s", type->name,
 			 f->error ?: "cannot construct filter");
