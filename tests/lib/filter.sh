@@ -75,7 +75,11 @@ _nullb_create() {
 	echo 1 >"$d/memory_backed"
 	echo "$mode" >"$d/queue_mode"
 	echo 1 >"$d/power" || return 1
-	echo "/dev/$(cat "$d/index" | sed 's/^/nullb/')"
+	# 6.12 names the disk after the configfs item, 6.1 nullb<index>.
+	local dev=/dev/$name
+	[ -b "$dev" ] || dev=/dev/nullb$(cat "$d/index")
+	[ -b "$dev" ] || { echo "null_blk $name: no device node" >&2; return 1; }
+	echo "$dev"
 }
 
 _nullb_destroy() {
