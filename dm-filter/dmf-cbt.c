@@ -181,8 +181,7 @@ static void cbt_status(struct dmf_filter *f, char *result, unsigned int maxlen)
 	unsigned int sz = 0;
 
 	mutex_lock(&cc->lock);
-	DMF_EMIT(result, maxlen, sz,
-		 "block_size %u blocks %llu generation %llu dirty %llu snapshot_dirty %llu writes %lld beyond %lld",
+	DMF_EMIT("block_size %u blocks %llu generation %llu dirty %llu snapshot_dirty %llu writes %lld beyond %lld",
 		 cc->block_size, cc->nr_blocks, cc->generation,
 		 cbt_weight(cc, cbt_active(cc)), cbt_weight(cc, cc->snapshot),
 		 atomic64_read(&cc->writes), atomic64_read(&cc->beyond));
@@ -206,7 +205,7 @@ static int cbt_next(struct cbt_c *cc, char *result, unsigned int maxlen)
 	kvfree(cc->snapshot);
 	cc->snapshot = old;
 	cc->generation++;
-	DMF_EMIT(result, maxlen, sz, "generation %llu", cc->generation);
+	DMF_EMIT("generation %llu", cc->generation);
 	return 0;
 }
 
@@ -248,10 +247,10 @@ static int cbt_ranges(struct cbt_c *cc, unsigned long *map, u64 first,
 		len = scnprintf(line, sizeof(line), "%llu %llu\n", b, e - b);
 		/* Keep room for the "continue" line. */
 		if (sz + len + sizeof(line) >= maxlen) {
-			DMF_EMIT(result, maxlen, sz, "continue %llu\n", b);
+			DMF_EMIT("continue %llu\n", b);
 			return 0;
 		}
-		DMF_EMIT(result, maxlen, sz, "%s", line);
+		DMF_EMIT("%s", line);
 		b = e;
 	}
 	return 0;
@@ -273,7 +272,7 @@ static int cbt_bitmap(struct cbt_c *cc, unsigned long *map, u64 first,
 		for (i = 0; i < 8 && b + i < first + count; i++)
 			if (map && test_bit(b + i, map))
 				byte |= 1U << i;
-		DMF_EMIT(result, maxlen, sz, "%02x", byte);
+		DMF_EMIT("%02x", byte);
 	}
 	return 0;
 }

@@ -34,6 +34,7 @@
 #include <linux/blk-mq.h>
 #include "dmf-internal.h"
 
+/* Serialises attach, detach, messages and the vanished-disk check. */
 DEFINE_MUTEX(dmf_ctl_mutex);
 LIST_HEAD(dmf_devices);
 static DEFINE_XARRAY(dmf_xa);
@@ -113,8 +114,7 @@ void dmf_put_type(struct dmf_filter_type *type)
 	module_put(type->module);
 }
 
-int dmf_for_each_type(int (*fn)(struct dmf_filter_type *type, void *data),
-		      void *data)
+int dmf_iterate_types(dmf_type_fn fn, void *data)
 {
 	struct dmf_filter_type *t;
 	int r = 0;
@@ -440,7 +440,7 @@ int dmf_attach(dev_t dev, const char *type_name, const char *args, u32 *id,
 	r = dmf_hook_enable();
 	if (r) {
 		snprintf(error, error_len, r == -EBUSY ?
-			 "submit_bio_noacct is hooked by another module (livepatch or other filter product); see the kernel log" :
+			 "submit_bio_noacct is hooked by another module; see the kernel log" :
 			 "cannot hook submit_bio_noacct; see the kernel log");
 		goto bad_unlock;
 	}

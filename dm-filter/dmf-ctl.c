@@ -250,7 +250,7 @@ static long dmf_ctl_ioctl(struct file *file, unsigned int cmd,
 		r = 0;
 		break;
 	case DMF_LIST_TYPES_CMD:
-		r = dmf_for_each_type(dmf_list_type, &o);
+		r = dmf_iterate_types(dmf_list_type, &o);
 		break;
 	case DMF_ATTACH_CMD:
 		r = dmf_attach(dev, p->type, p->data, &id, p->data, payload);

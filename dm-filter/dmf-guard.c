@@ -171,8 +171,7 @@ static void guard_status(struct dmf_filter *f, char *result, unsigned int maxlen
 
 	mutex_lock(&gc->lock);
 	rs = guard_current(gc);
-	DMF_EMIT(result, maxlen, sz,
-		 "mode %s rules %u denied_reads %lld denied_writes %lld passed %lld",
+	DMF_EMIT("mode %s rules %u denied_reads %lld denied_writes %lld passed %lld",
 		 rs->ro ? "ro" : "rw", rs->nr,
 		 atomic64_read(&gc->denied_reads),
 		 atomic64_read(&gc->denied_writes), atomic64_read(&gc->passed));
@@ -239,7 +238,7 @@ static int guard_message(struct dmf_filter *f, unsigned int argc, char **argv,
 			rs->nr = 0;
 	} else if (argc == 1 && !strcmp(argv[0], "rules")) {
 		for (i = 0; i < old->nr; i++)
-			DMF_EMIT(result, maxlen, sz, "%s %llu %llu\n",
+			DMF_EMIT("%s %llu %llu\n",
 				 old->rule[i].reads ? "rw" : "w",
 				 (unsigned long long)old->rule[i].start,
 				 (unsigned long long)old->rule[i].len);

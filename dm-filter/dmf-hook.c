@@ -152,7 +152,7 @@ void dmf_hook_exit(void)
 			     1, 0);
 	/* No new task enters dmf_hook_entry(); wait for those inside. */
 	while (dmf_hook_inflight_sum())
-		msleep(1);
+		usleep_range(1000, 2000);
 	/* ... and for them to leave its last instructions. */
 	synchronize_rcu_tasks();
 	dmf_hook_registered = false;

@@ -47,8 +47,8 @@ extern struct list_head dmf_devices;
 void dmf_handle_bio(struct bio *bio);
 struct dmf_filter_type *dmf_get_type(const char *name);
 void dmf_put_type(struct dmf_filter_type *type);
-int dmf_for_each_type(int (*fn)(struct dmf_filter_type *type, void *data),
-		      void *data);
+typedef int (*dmf_type_fn)(struct dmf_filter_type *type, void *data);
+int dmf_iterate_types(dmf_type_fn fn, void *data);
 int dmf_attach(dev_t dev, const char *type, const char *args, u32 *id,
 	       char *error, size_t error_len);
 int dmf_detach(dev_t dev, u32 id, const char *type);

@@ -17,7 +17,7 @@ struct pass_c {
 	atomic64_t bios;
 	atomic64_t reads;
 	atomic64_t writes;
-	spinlock_t lock;
+	spinlock_t lock;		/* protects held */
 	struct bio_list held;
 	struct work_struct work;
 };
@@ -92,7 +92,7 @@ static void pass_status(struct dmf_filter *f, char *result, unsigned int maxlen)
 	struct pass_c *pc = f->private;
 	unsigned int sz = 0;
 
-	DMF_EMIT(result, maxlen, sz, "bios %lld reads %lld writes %lld deferred %d",
+	DMF_EMIT("bios %lld reads %lld writes %lld deferred %d",
 		 atomic64_read(&pc->bios), atomic64_read(&pc->reads),
 		 atomic64_read(&pc->writes), pc->defer);
 }

@@ -92,10 +92,12 @@ void dmf_submit_bio_direct(struct bio *bio);
  */
 void dmf_drain_device(struct dmf_filter *f);
 
-/* Append to a status or message result, like DMEMIT. */
-#define DMF_EMIT(result, maxlen, sz, fmt, ...)				\
-	((sz) += scnprintf((result) + (sz), (maxlen) - (sz), fmt,	\
-			   ##__VA_ARGS__))
+/*
+ * Append to a status or message result, like DMEMIT: uses the variables
+ * result, maxlen and sz of the caller.
+ */
+#define DMF_EMIT(fmt, ...)						\
+	(sz += scnprintf(result + sz, maxlen - sz, fmt, ##__VA_ARGS__))
 
 /* Register a filter type at module load and drop it at unload. */
 #define module_dmf(name)						\

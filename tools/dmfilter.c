@@ -20,7 +20,7 @@
 static const char *prog = "dmfilter";
 static int quiet;
 
-static void usage(FILE *out)
+static void print_usage(FILE *out)
 {
 	fprintf(out,
 		"usage: %s [-q] COMMAND [ARGS]\n"
@@ -111,7 +111,7 @@ static void set_device(struct dmf_ioctl *p, const char *dev)
 		p->minor = minor(st.st_rdev);
 		return;
 	}
-	strcpy(p->path, dev);
+	snprintf(p->path, sizeof(p->path), "%s", dev);
 }
 
 /* ID or TYPE into p. */
@@ -132,7 +132,7 @@ static void set_filter(struct dmf_ioctl *p, const char *which)
 		err("filter type name '%s' is too long", which);
 		exit(2);
 	}
-	strcpy(p->type, which);
+	snprintf(p->type, sizeof(p->type), "%s", which);
 }
 
 static const char *hint(unsigned long cmd, int e)
@@ -271,21 +271,21 @@ static int cmd_attach(int fd, int argc, char **argv)
 	char *args;
 
 	if (argc < 2) {
-		usage(stderr);
+		print_usage(stderr);
 		return 2;
 	}
 	args = join(argc - 2, argv + 2, &len);
 	if (len < 256)
 		len = 256;	/* room for the kernel's reason on failure */
 	p = new_req(len);
-	strcpy(p->data, args);
+	memcpy(p->data, args, strlen(args) + 1);
 	free(args);
 	set_device(p, argv[0]);
 	if (strlen(argv[1]) >= sizeof(p->type)) {
 		err("filter type name '%s' is too long", argv[1]);
 		return 2;
 	}
-	strcpy(p->type, argv[1]);
+	snprintf(p->type, sizeof(p->type), "%s", argv[1]);
 	p = run(fd, DMF_ATTACH, p, "attach");
 	printf("%u\n", p->id);
 	free(p);
@@ -297,7 +297,7 @@ static int cmd_detach(int fd, int argc, char **argv)
 	struct dmf_ioctl *p;
 
 	if (argc != 2) {
-		usage(stderr);
+		print_usage(stderr);
 		return 2;
 	}
 	p = new_req(0);
@@ -308,7 +308,7 @@ static int cmd_detach(int fd, int argc, char **argv)
 }
 
 /* print: 0 every field, 1 status of the one matching filter */
-static int list(int fd, const char *dev, const char *which)
+static int cmd_list(int fd, const char *dev, const char *which)
 {
 	struct dmf_ioctl *p = new_req(16384), *f = NULL;
 	size_t off = 0, cap;
@@ -321,7 +321,7 @@ static int list(int fd, const char *dev, const char *which)
 		f = new_req(0);
 		set_filter(f, which);
 	}
-	p = run(fd, DMF_LIST, p, "list");
+	p = run(fd, DMF_LIST, p, "listing filters");
 	cap = p->data_size - sizeof(*p);
 	for (i = 0; i < p->count && off + sizeof(struct dmf_filter_spec) <= cap; i++) {
 		struct dmf_filter_spec *s = (void *)(p->data + off);
@@ -378,14 +378,14 @@ static int cmd_message(int fd, int argc, char **argv)
 	char *msg;
 
 	if (argc < 3) {
-		usage(stderr);
+		print_usage(stderr);
 		return 2;
 	}
 	msg = join(argc - 2, argv + 2, &len);
 	if (len < 65536)
 		len = 65536;
 	p = new_req(len);
-	strcpy(p->data, msg);
+	memcpy(p->data, msg, strlen(msg) + 1);
 	free(msg);
 	set_device(p, argv[0]);
 	set_filter(p, argv[1]);
@@ -411,24 +411,24 @@ int main(int argc, char **argv)
 			quiet = 1;
 			break;
 		case 'h':
-			usage(stdout);
+			print_usage(stdout);
 			return 0;
 		default:
-			usage(stderr);
+			print_usage(stderr);
 			return 2;
 		}
 	}
 	argc -= optind;
 	argv += optind;
 	if (argc < 1) {
-		usage(stderr);
+		print_usage(stderr);
 		return 2;
 	}
 	cmd = argv[0];
 	argc--;
 	argv++;
 	if (!strcmp(cmd, "help")) {
-		usage(stdout);
+		print_usage(stdout);
 		return 0;
 	}
 	if (strcmp(cmd, "version") && strcmp(cmd, "types") &&
@@ -449,17 +449,17 @@ int main(int argc, char **argv)
 		return cmd_detach(fd, argc, argv);
 	if (!strcmp(cmd, "list")) {
 		if (argc > 1) {
-			usage(stderr);
+			print_usage(stderr);
 			return 2;
 		}
-		return list(fd, argc ? argv[0] : NULL, NULL);
+		return cmd_list(fd, argc ? argv[0] : NULL, NULL);
 	}
 	if (!strcmp(cmd, "status")) {
 		if (argc != 2) {
-			usage(stderr);
+			print_usage(stderr);
 			return 2;
 		}
-		return list(fd, argv[0], argv[1]);
+		return cmd_list(fd, argv[0], argv[1]);
 	}
 	return cmd_message(fd, argc, argv);
 }
