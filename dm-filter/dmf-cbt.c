@@ -181,8 +181,9 @@ static void cbt_status(struct dmf_filter *f, char *result, unsigned int maxlen)
 	unsigned int sz = 0;
 
 	mutex_lock(&cc->lock);
-	DMF_EMIT("block_size %u blocks %llu generation %llu dirty %llu snapshot_dirty %llu writes %lld beyond %lld",
-		 cc->block_size, cc->nr_blocks, cc->generation,
+	DMF_EMIT("block_size %u blocks %llu generation %llu ",
+		 cc->block_size, cc->nr_blocks, cc->generation);
+	DMF_EMIT("dirty %llu snapshot_dirty %llu writes %lld beyond %lld",
 		 cbt_weight(cc, cbt_active(cc)), cbt_weight(cc, cc->snapshot),
 		 atomic64_read(&cc->writes), atomic64_read(&cc->beyond));
 	mutex_unlock(&cc->lock);
