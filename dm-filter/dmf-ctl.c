@@ -13,6 +13,7 @@
 #include <linux/mm.h>
 #include <linux/string.h>
 #include <linux/capability.h>
+#include <linux/ctype.h>
 #include <uapi/linux/dm-filter.h>
 #include "dmf-internal.h"
 
@@ -162,6 +163,15 @@ static bool dmf_terminated(const char *s, size_t len)
 	return memchr(s, '\0', len);
 }
 
+/* Filter type names: letters, digits, '-' and '_' (a module name part). */
+static bool dmf_type_name_ok(const char *name)
+{
+	for (; *name; name++)
+		if (!isalnum(*name) && *name != '-' && *name != '_')
+			return false;
+	return true;
+}
+
 static bool dmf_header_ok(const struct dmf_ioctl *h)
 {
 	int i;
@@ -172,7 +182,8 @@ static bool dmf_header_ok(const struct dmf_ioctl *h)
 		if (h->reserved[i])
 			return false;
 	return dmf_terminated(h->type, sizeof(h->type)) &&
-	       dmf_terminated(h->path, sizeof(h->path));
+	       dmf_terminated(h->path, sizeof(h->path)) &&
+	       dmf_type_name_ok(h->type);
 }
 
 static long dmf_ctl_ioctl(struct file *file, unsigned int cmd,

@@ -204,6 +204,7 @@ static int guard_message(struct dmf_filter *f, unsigned int argc, char **argv,
 	old = guard_current(gc);
 	if (argc == 2 && !strcmp(argv[0], "mode") &&
 	    (!strcmp(argv[1], "ro") || !strcmp(argv[1], "rw"))) {
+		ret = 0;
 		rs = guard_copy(old, 0);
 		if (rs)
 			rs->ro = argv[1][1] == 'o';
@@ -233,6 +234,7 @@ static int guard_message(struct dmf_filter *f, unsigned int argc, char **argv,
 			}
 		}
 	} else if (argc == 1 && !strcmp(argv[0], "clear")) {
+		ret = 0;
 		rs = guard_copy(old, 0);
 		if (rs)
 			rs->nr = 0;
