@@ -41,14 +41,14 @@ _dmf_load() {
 
 # Detach every filter, unload every module.
 _dmf_unload() {
-	local m line
+	local m
 	if [ -c /dev/dm-filter-control ] && [ -n "${DMF:-}" ]; then
 		dmf list 2>/dev/null | while IFS=$'\t' read -r dev id _; do
 			dmf detach "$dev" "$id"
 		done
 	fi
 	for m in dm_filter_guard dm_filter_cbt dm_filter_pass dm_filter; do
-		line=$(grep "^$m " /proc/modules) || continue
+		grep -q "^$m " /proc/modules || continue
 		rmmod "$m" || { fail "rmmod $m failed"; return 1; }
 	done
 	return 0
