@@ -524,6 +524,14 @@ int dmf_detach(dev_t dev, u32 id, const char *type)
 
 int dmf_core_init(void)
 {
+	/*
+	 * Hook now, while no filtered device has I/O in flight; if another
+	 * module holds the hook, load anyway: attach retries and refuses
+	 * with the reason.
+	 */
+	mutex_lock(&dmf_ctl_mutex);
+	dmf_hook_enable();
+	mutex_unlock(&dmf_ctl_mutex);
 	return 0;
 }
 

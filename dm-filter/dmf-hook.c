@@ -3,8 +3,9 @@
  * dm-filter interception: an ftrace hook on submit_bio_noacct().
  *
  * The hook is an ftrace_ops with SAVE_REGS and IPMODIFY on the entry of
- * submit_bio_noacct(), registered at the first attach and kept until the
- * module is unloaded.  Its callback looks at the bio (first argument) and,
+ * submit_bio_noacct(), registered when the module loads (or, if another
+ * module held the hook then, at the next attach) and kept until the module
+ * is unloaded.  Its callback looks at the bio (first argument) and,
  * when the bio's device may be filtered, rewrites the return instruction
  * pointer so that dmf_hook_entry() runs instead of submit_bio_noacct(),
  * with the same argument.  It leaves a bio alone when
