@@ -10,6 +10,8 @@
 #include <linux/blkdev.h>
 #include <linux/module.h>
 #include <linux/device-mapper.h>
+#include <linux/file.h>
+#include <linux/ftrace.h>
 #ifdef HAVE_LINUX_UNALIGNED_H
 #include <linux/unaligned.h>
 #else
@@ -152,5 +154,53 @@ static inline void dmx_bio_attach_integrity(struct bio *bio, void *bip)
 #else
 #define DMX_BLK_ENCRYPTION_MODE_SM4_XTS	0
 #endif
+#ifndef HAVE_FTRACE_REGS_SET_IP
+#define ftrace_regs_set_instruction_pointer(fregs, ip)			\
+	ftrace_instruction_pointer_set(fregs, ip)
+#endif
+
+#ifndef HAVE_BDEV_PARTNO
+static inline u8 bdev_partno(const struct block_device *bdev)
+{
+	return bdev->bd_partno;
+}
+#endif
+
+#ifndef HAVE_BDEV_FREEZE
+#define bdev_freeze(bdev)	freeze_bdev(bdev)
+#define bdev_thaw(bdev)		thaw_bdev(bdev)
+#endif
+
+/*
+ * A counted reference to the block device dev, without keeping it open
+ * (an open would, for instance, turn a loop detach into a deferred
+ * autoclear).  Drop it with dmx_bdev_put().
+ */
+static inline struct block_device *dmx_bdev_get(dev_t dev)
+{
+	struct block_device *bdev;
+#ifdef HAVE_BDEV_FILE_OPEN
+	struct file *file = bdev_file_open_by_dev(dev, BLK_OPEN_READ, NULL,
+						  NULL);
+
+	if (IS_ERR(file))
+		return ERR_CAST(file);
+	bdev = file_bdev(file);
+	get_device(&bdev->bd_device);
+	fput(file);
+#else
+	bdev = blkdev_get_by_dev(dev, FMODE_READ, NULL);
+	if (IS_ERR(bdev))
+		return bdev;
+	get_device(&bdev->bd_device);
+	blkdev_put(bdev, FMODE_READ);
+#endif
+	return bdev;
+}
+
+static inline void dmx_bdev_put(struct block_device *bdev)
+{
+	put_device(&bdev->bd_device);
+}
 
 #endif /* DMX_COMPAT_H */

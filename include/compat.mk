@@ -29,3 +29,10 @@ COMPAT_FLAGS += $(shell for s in bio_crypt_set_ctx blk_crypto_init_key blk_crypt
 	grep -qsw "$$s" $(objtree)/Module.symvers || exit 1; done && echo -DHAVE_BLK_CRYPTO_EXPORTS)
 # 6.7: SM4-XTS blk-crypto mode.
 COMPAT_FLAGS += $(call compat_probe,linux/blk-crypto.h,BLK_ENCRYPTION_MODE_SM4_XTS,BLK_CRYPTO_SM4_XTS)
+# 6.2: ftrace_instruction_pointer_set() became
+# ftrace_regs_set_instruction_pointer().
+COMPAT_FLAGS += $(call compat_probe,linux/ftrace.h,ftrace_regs_set_instruction_pointer,FTRACE_REGS_SET_IP)
+# 6.10: the partition number is read through bdev_partno().
+COMPAT_FLAGS += $(call compat_probe,linux/blkdev.h,u8 bdev_partno\b,BDEV_PARTNO)
+# 6.8: freeze_bdev()/thaw_bdev() became bdev_freeze()/bdev_thaw().
+COMPAT_FLAGS += $(call compat_probe,linux/blkdev.h,int bdev_freeze\b,BDEV_FREEZE)

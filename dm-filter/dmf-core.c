@@ -1,0 +1,568 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * dm-filter core: filter types, filtered devices and their filter chains,
+ * attach and detach with I/O in flight, automatic detach of vanished disks.
+ *
+ * A filtered device is a struct dmf_device in an xarray keyed by dev_t
+ * (looked up under RCU) holding the ordered list of its filters.  Every
+ * bio that runs through the chain holds the device's percpu_ref 'active'
+ * from its first filter to its last (a held bio keeps it until it is
+ * resumed).  To change the chain the core closes the gate: new bios are
+ * parked on a list, the ref is killed and drained, the chain changes, the
+ * ref is revived and the parked bios run through the new chain.  No bio is
+ * lost, none is seen twice by a filter, and a filter's destructor runs with
+ * no bio inside it.
+ *
+ * After a filter is added, the device's queue is frozen and thawed once so
+ * that every request submitted before the attach has completed when the
+ * attach returns.
+ *
+ * Disks that go away are found by a check every second while any device
+ * is filtered (and before every control command): the disk is dead or no
+ * longer live (del_gendisk), its sequence number changed (media change,
+ * loop detach and re-attach), its size became zero, or the partition is no
+ * longer in the disk's partition table.  Their filters are detached and
+ * freed; the references the core holds keep the structures valid until
+ * then.  Bios of a disk whose sequence number changed skip the filters at
+ * once.
+ */
+#include <linux/module.h>
+#include <linux/slab.h>
+#include <linux/xarray.h>
+#include <linux/workqueue.h>
+#include <linux/string.h>
+#include <linux/blk-mq.h>
+#include "dmf-internal.h"
+
+/* Serialises attach, detach, messages and the vanished-disk check. */
+DEFINE_MUTEX(dmf_ctl_mutex);
+LIST_HEAD(dmf_devices);
+static DEFINE_XARRAY(dmf_xa);
+static u32 dmf_next_id;
+
+static DEFINE_MUTEX(dmf_types_mutex);
+static LIST_HEAD(dmf_types);
+
+static void dmf_check_fn(struct work_struct *work);
+static DECLARE_DELAYED_WORK(dmf_check_work, dmf_check_fn);
+
+/* ---- filter types ------------------------------------------------------ */
+
+static struct dmf_filter_type *dmf_find_type(const char *name)
+{
+	struct dmf_filter_type *t;
+
+	list_for_each_entry(t, &dmf_types, list)
+		if (!strcmp(t->name, name))
+			return t;
+	return NULL;
+}
+
+int dmf_register_filter_type(struct dmf_filter_type *type)
+{
+	int r = 0;
+
+	if (!type->name || !type->name[0] ||
+	    strlen(type->name) >= DMF_NAME_LEN || !type->ctr ||
+	    !type->submit_bio)
+		return -EINVAL;
+	mutex_lock(&dmf_types_mutex);
+	if (dmf_find_type(type->name))
+		r = -EEXIST;
+	else
+		list_add_tail(&type->list, &dmf_types);
+	mutex_unlock(&dmf_types_mutex);
+	if (r)
+		pr_err(DMF_PREFIX "filter type %s registered twice\n",
+		       type->name);
+	return r;
+}
+EXPORT_SYMBOL_GPL(dmf_register_filter_type);
+
+void dmf_unregister_filter_type(struct dmf_filter_type *type)
+{
+	mutex_lock(&dmf_types_mutex);
+	list_del(&type->list);
+	mutex_unlock(&dmf_types_mutex);
+}
+EXPORT_SYMBOL_GPL(dmf_unregister_filter_type);
+
+static struct dmf_filter_type *dmf_try_get_type(const char *name)
+{
+	struct dmf_filter_type *t;
+
+	mutex_lock(&dmf_types_mutex);
+	t = dmf_find_type(name);
+	if (t && !try_module_get(t->module))
+		t = NULL;
+	mutex_unlock(&dmf_types_mutex);
+	return t;
+}
+
+/* A filter type with a module reference; loads dm-filter-<name>. */
+struct dmf_filter_type *dmf_get_type(const char *name)
+{
+	struct dmf_filter_type *t = dmf_try_get_type(name);
+
+	if (!t && request_module("dm-filter-%s", name) == 0)
+		t = dmf_try_get_type(name);
+	return t;
+}
+
+void dmf_put_type(struct dmf_filter_type *type)
+{
+	module_put(type->module);
+}
+
+int dmf_iterate_types(dmf_type_fn fn, void *data)
+{
+	struct dmf_filter_type *t;
+	int r = 0;
+
+	mutex_lock(&dmf_types_mutex);
+	list_for_each_entry(t, &dmf_types, list) {
+		r = fn(t, data);
+		if (r)
+			break;
+	}
+	mutex_unlock(&dmf_types_mutex);
+	return r;
+}
+
+/* ---- the I/O path ------------------------------------------------------- */
+
+static void dmf_run_chain(struct dmf_device *d, struct dmf_filter *f,
+			  struct bio *bio)
+{
+	list_for_each_entry_from(f, &d->filters, list) {
+		switch (f->type->submit_bio(f, bio)) {
+		case DMF_PASS:
+			continue;
+		case DMF_COMPLETE:
+			percpu_ref_put(&d->active);
+			return;
+		case DMF_HOLD:
+			/* The held bio keeps the reference. */
+			return;
+		}
+	}
+	percpu_ref_put(&d->active);
+	dmf_hook_pass(bio);
+}
+
+/* Called by the hook for bios of devices that may be filtered. */
+void dmf_handle_bio(struct bio *bio)
+{
+	struct dmf_device *d;
+	unsigned long flags;
+	bool dead;
+
+again:
+	rcu_read_lock();
+	d = xa_load(&dmf_xa, bio->bi_bdev->bd_dev);
+	if (!d) {
+		rcu_read_unlock();
+		dmf_hook_pass(bio);
+		return;
+	}
+	if (unlikely(!percpu_ref_tryget_live(&d->active))) {
+		spin_lock_irqsave(&d->lock, flags);
+		if (d->blocked && !d->dead) {
+			bio_list_add(&d->deferred, bio);
+			spin_unlock_irqrestore(&d->lock, flags);
+			rcu_read_unlock();
+			return;
+		}
+		dead = d->dead;
+		spin_unlock_irqrestore(&d->lock, flags);
+		rcu_read_unlock();
+		if (!dead)
+			goto again;	/* the gate opened meanwhile */
+		dmf_hook_pass(bio);
+		return;
+	}
+	rcu_read_unlock();
+
+	if (unlikely(READ_ONCE(bio->bi_bdev->bd_disk->diskseq) != d->diskseq)) {
+		/* Another disk under the same number: not ours to filter. */
+		percpu_ref_put(&d->active);
+		mod_delayed_work(system_wq, &dmf_check_work, 0);
+		dmf_hook_pass(bio);
+		return;
+	}
+	dmf_run_chain(d, list_first_entry(&d->filters, struct dmf_filter, list),
+		      bio);
+}
+
+void dmf_bio_continue(struct dmf_filter *f, struct bio *bio)
+{
+	struct dmf_device *d = f->dev;
+
+	f = list_next_entry(f, list);
+	dmf_run_chain(d, f, bio);
+}
+EXPORT_SYMBOL_GPL(dmf_bio_continue);
+
+void dmf_submit_bio_direct(struct bio *bio)
+{
+	dmf_hook_pass(bio);
+}
+EXPORT_SYMBOL_GPL(dmf_submit_bio_direct);
+
+void dmf_drain_device(struct dmf_filter *f)
+{
+	struct request_queue *q = bdev_get_queue(f->bdev);
+
+	blk_mq_freeze_queue(q);
+	blk_mq_unfreeze_queue(q);
+}
+EXPORT_SYMBOL_GPL(dmf_drain_device);
+
+/* ---- the gate ------------------------------------------------------------ */
+
+static void dmf_active_release(struct percpu_ref *ref)
+{
+	struct dmf_device *d = container_of(ref, struct dmf_device, active);
+
+	complete(&d->drained);
+}
+
+/* New bios wait; returns when no bio is inside the filters. */
+static void dmf_gate_close(struct dmf_device *d)
+{
+	spin_lock_irq(&d->lock);
+	d->blocked = true;
+	spin_unlock_irq(&d->lock);
+	percpu_ref_kill(&d->active);
+	wait_for_completion(&d->drained);
+}
+
+static void dmf_gate_open(struct dmf_device *d)
+{
+	struct bio_list bios;
+	struct bio *bio;
+
+	reinit_completion(&d->drained);
+	percpu_ref_reinit(&d->active);
+	spin_lock_irq(&d->lock);
+	d->blocked = false;
+	bios = d->deferred;
+	bio_list_init(&d->deferred);
+	spin_unlock_irq(&d->lock);
+	while ((bio = bio_list_pop(&bios)))
+		dmf_handle_bio(bio);
+}
+
+/* ---- devices ---------------------------------------------------------- */
+
+static struct dmf_device *dmf_device_create(dev_t dev, struct block_device *bdev)
+{
+	struct dmf_device *d = kzalloc(sizeof(*d), GFP_KERNEL);
+
+	if (!d)
+		return NULL;
+	if (percpu_ref_init(&d->active, dmf_active_release,
+			    PERCPU_REF_ALLOW_REINIT, GFP_KERNEL)) {
+		kfree(d);
+		return NULL;
+	}
+	d->dev = dev;
+	d->bdev = bdev;
+	d->diskseq = bdev->bd_disk->diskseq;
+	INIT_LIST_HEAD(&d->filters);
+	init_completion(&d->drained);
+	spin_lock_init(&d->lock);
+	bio_list_init(&d->deferred);
+	return d;
+}
+
+/* The chain is empty and the gate closed: unpublish and free. */
+static void dmf_device_destroy(struct dmf_device *d)
+{
+	struct bio_list bios;
+	struct bio *bio;
+
+	spin_lock_irq(&d->lock);
+	d->dead = true;
+	bios = d->deferred;
+	bio_list_init(&d->deferred);
+	spin_unlock_irq(&d->lock);
+	xa_erase(&dmf_xa, d->dev);
+	dmf_hook_unwatch(d->dev);
+	list_del(&d->node);
+	synchronize_rcu();
+	while ((bio = bio_list_pop(&bios)))
+		dmf_hook_pass(bio);
+	percpu_ref_exit(&d->active);
+	dmx_bdev_put(d->bdev);
+	kfree(d);
+}
+
+static bool dmf_device_alive(struct dmf_device *d)
+{
+	struct block_device *bdev = d->bdev;
+	struct gendisk *disk = bdev->bd_disk;
+	bool in_table;
+
+	if (test_bit(GD_DEAD, &disk->state) || !disk_live(disk))
+		return false;
+	if (READ_ONCE(disk->diskseq) != d->diskseq || !bdev_nr_sectors(bdev))
+		return false;
+	rcu_read_lock();
+	in_table = xa_load(&disk->part_tbl, bdev_partno(bdev)) == bdev;
+	rcu_read_unlock();
+	return in_table;
+}
+
+static void dmf_filter_free(struct dmf_filter *f)
+{
+	if (f->type->dtr)
+		f->type->dtr(f);
+	dmx_bdev_put(f->bdev);
+	dmf_put_type((struct dmf_filter_type *)f->type);
+	kfree(f->args);
+	kfree(f);
+}
+
+/* Under dmf_ctl_mutex. */
+static void dmf_detach_filter(struct dmf_filter *f)
+{
+	struct dmf_device *d = f->dev;
+
+	dmf_gate_close(d);
+	list_del(&f->list);
+	d->nr_filters--;
+	if (list_empty(&d->filters))
+		dmf_device_destroy(d);
+	else
+		dmf_gate_open(d);
+	dmf_filter_free(f);
+	module_put(THIS_MODULE);
+}
+
+static void dmf_detach_all(struct dmf_device *d)
+{
+	while (!list_empty(&d->filters))
+		dmf_detach_filter(list_last_entry(&d->filters,
+						  struct dmf_filter, list));
+}
+
+/* Under dmf_ctl_mutex: detach the filters of vanished devices. */
+static void dmf_check_devices(void)
+{
+	struct dmf_device *d, *tmp;
+
+	list_for_each_entry_safe(d, tmp, &dmf_devices, node) {
+		if (dmf_device_alive(d))
+			continue;
+		pr_info(DMF_PREFIX "%u:%u went away: detaching %u filter(s)\n",
+			MAJOR(d->dev), MINOR(d->dev), d->nr_filters);
+		dmf_detach_all(d);
+	}
+}
+
+static void dmf_check_fn(struct work_struct *work)
+{
+	mutex_lock(&dmf_ctl_mutex);
+	dmf_check_devices();
+	if (!list_empty(&dmf_devices))
+		schedule_delayed_work(&dmf_check_work, HZ);
+	mutex_unlock(&dmf_ctl_mutex);
+}
+
+/* Under dmf_ctl_mutex, at the start of every control command. */
+void dmf_check_now(void)
+{
+	dmf_check_devices();
+}
+
+struct dmf_filter *dmf_find_filter(dev_t dev, u32 id, const char *type)
+{
+	struct dmf_device *d = xa_load(&dmf_xa, dev);
+	struct dmf_filter *f, *found = NULL;
+
+	if (!d)
+		return NULL;
+	list_for_each_entry(f, &d->filters, list) {
+		if (id ? f->id == id : !strcmp(f->type->name, type))
+			found = f;
+	}
+	return found;
+}
+
+int dmf_attach(dev_t dev, const char *type_name, const char *args, u32 *id,
+	       char *error, size_t error_len)
+{
+	struct dmf_filter_type *type;
+	struct dmf_device *d, *new_d = NULL;
+	struct dmf_filter *f;
+	char **argv = NULL;
+	int argc = 0, r;
+
+	type = dmf_get_type(type_name);
+	if (!type) {
+		snprintf(error, error_len,
+			 "no filter type '%s' (is module dm-filter-%s available?)",
+			 type_name, type_name);
+		return -ENOENT;
+	}
+	r = -ENOMEM;
+	f = kzalloc(sizeof(*f), GFP_KERNEL);
+	if (!f)
+		goto bad_type;
+	f->type = type;
+	f->args = kstrdup(args, GFP_KERNEL);
+	if (!f->args)
+		goto bad_filter;
+	f->bdev = dmx_bdev_get(dev);
+	if (IS_ERR(f->bdev)) {
+		r = PTR_ERR(f->bdev);
+		snprintf(error, error_len, "cannot find block device %u:%u",
+			 MAJOR(dev), MINOR(dev));
+		goto bad_filter;
+	}
+	if (args[0]) {
+		argv = argv_split(GFP_KERNEL, args, &argc);
+		if (!argv)
+			goto bad_bdev;
+	}
+	r = type->ctr(f, argc, argv);
+	if (argv)
+		argv_free(argv);
+	if (r) {
+		snprintf(error, error_len, "%s: %s", type->name,
+			 f->error ?: "cannot construct filter");
+		goto bad_bdev;
+	}
+
+	mutex_lock(&dmf_ctl_mutex);
+	dmf_check_devices();
+	r = dmf_hook_enable();
+	if (r) {
+		snprintf(error, error_len, r == -EBUSY ?
+			 "submit_bio_noacct is hooked by another module; see the kernel log" :
+			 "cannot hook submit_bio_noacct; see the kernel log");
+		goto bad_unlock;
+	}
+	d = xa_load(&dmf_xa, dev);
+	if (!d) {
+		struct block_device *bdev = dmx_bdev_get(dev);
+
+		r = PTR_ERR_OR_ZERO(bdev);
+		if (r)
+			goto bad_unlock;
+		r = -ENOMEM;
+		new_d = dmf_device_create(dev, bdev);
+		if (!new_d) {
+			dmx_bdev_put(bdev);
+			goto bad_unlock;
+		}
+		d = new_d;
+		if (!dmf_device_alive(d)) {
+			snprintf(error, error_len, "device %u:%u is going away",
+				 MAJOR(dev), MINOR(dev));
+			r = -ENODEV;
+			goto bad_new;
+		}
+	}
+	if (!++dmf_next_id)
+		++dmf_next_id;
+	f->id = dmf_next_id;
+	f->dev = d;
+	__module_get(THIS_MODULE);
+	if (new_d) {
+		list_add_tail(&f->list, &d->filters);
+		d->nr_filters = 1;
+		r = xa_insert(&dmf_xa, dev, d, GFP_KERNEL);
+		if (r) {
+			module_put(THIS_MODULE);
+			goto bad_new;
+		}
+		list_add_tail(&d->node, &dmf_devices);
+		dmf_hook_watch(dev);
+		schedule_delayed_work(&dmf_check_work, HZ);
+	} else {
+		dmf_gate_close(d);
+		list_add_tail(&f->list, &d->filters);
+		d->nr_filters++;
+		dmf_gate_open(d);
+	}
+	/* Requests submitted before the attach complete before it returns. */
+	dmf_drain_device(f);
+	*id = f->id;
+	mutex_unlock(&dmf_ctl_mutex);
+	return 0;
+
+bad_new:
+	percpu_ref_exit(&new_d->active);
+	dmx_bdev_put(new_d->bdev);
+	kfree(new_d);
+bad_unlock:
+	mutex_unlock(&dmf_ctl_mutex);
+	if (type->dtr)
+		type->dtr(f);
+bad_bdev:
+	dmx_bdev_put(f->bdev);
+bad_filter:
+	kfree(f->args);
+	kfree(f);
+bad_type:
+	dmf_put_type(type);
+	return r;
+}
+
+/* Under dmf_ctl_mutex. */
+int dmf_detach(dev_t dev, u32 id, const char *type)
+{
+	struct dmf_filter *f = dmf_find_filter(dev, id, type);
+
+	if (!f)
+		return -ENOENT;
+	dmf_detach_filter(f);
+	return 0;
+}
+
+int dmf_core_init(void)
+{
+	/*
+	 * Hook now, while no filtered device has I/O in flight; if another
+	 * module holds the hook, load anyway: attach retries and refuses
+	 * with the reason.
+	 */
+	mutex_lock(&dmf_ctl_mutex);
+	dmf_hook_enable();
+	mutex_unlock(&dmf_ctl_mutex);
+	return 0;
+}
+
+void dmf_core_exit(void)
+{
+	/* Nothing can be attached: every filter holds a module reference. */
+	cancel_delayed_work_sync(&dmf_check_work);
+	WARN_ON_ONCE(!list_empty(&dmf_devices));
+	dmf_hook_exit();
+}
+
+static int __init dmf_init(void)
+{
+	int r = dmf_core_init();
+
+	if (r)
+		return r;
+	r = dmf_ctl_init();
+	if (r)
+		dmf_core_exit();
+	return r;
+}
+
+static void __exit dmf_exit(void)
+{
+	dmf_ctl_exit();
+	dmf_core_exit();
+}
+
+module_init(dmf_init);
+module_exit(dmf_exit);
+
+MODULE_DESCRIPTION("dm-filter: filters attached to live block devices");
+MODULE_LICENSE("GPL");

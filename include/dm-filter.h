@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * dm-filter: filters attached to live block devices.
+ *
+ * A filter type is a module that registers a struct dmf_filter_type with
+ * the core (dm-filter.ko), as a device-mapper target registers a
+ * target_type.  Each attached filter is a struct dmf_filter; several may be
+ * stacked on one block device (whole disk or partition), the first attached
+ * seeing a bio first.  See Documentation/dm-filter.rst.
+ */
+#ifndef DM_FILTER_H
+#define DM_FILTER_H
+
+#include <linux/blkdev.h>
+#include <linux/module.h>
+#include <linux/list.h>
+
+struct dmf_device;
+
+/* What a filter did with a bio it was given. */
+enum dmf_result {
+	/* Not touched: hand it to the next filter, then to the device. */
+	DMF_PASS,
+	/* The filter ended it (bio_endio), typically with an error. */
+	DMF_COMPLETE,
+	/*
+	 * The filter keeps it and calls dmf_bio_continue() later, from any
+	 * context.  Detach waits for every held bio.
+	 */
+	DMF_HOLD,
+};
+
+struct dmf_filter {
+	const struct dmf_filter_type *type;
+	/* The filtered device (a counted reference, not an open). */
+	struct block_device *bdev;
+	/* The filter's own state, set by ctr. */
+	void *private;
+	/* ctr sets this to say why it failed; shown to the user. */
+	const char *error;
+
+	/* Core private. */
+	struct dmf_device *dev;
+	struct list_head list;
+	u32 id;
+	char *args;
+};
+
+struct dmf_filter_type {
+	const char *name;
+	unsigned int version[3];
+	struct module *module;
+
+	/*
+	 * Construct from arguments (already split, like a DM table line).
+	 * Sleeps allowed.  Return 0 or a negative errno with f->error set.
+	 */
+	int (*ctr)(struct dmf_filter *f, unsigned int argc, char **argv);
+	/* Destroy; no bio is in the filter any more. */
+	void (*dtr)(struct dmf_filter *f);
+	/*
+	 * Every bio submitted to the device.  Called in the submitter's
+	 * context, which may not sleep: work that sleeps belongs behind
+	 * DMF_HOLD.  Bios the filter makes for the same device must go
+	 * through dmf_submit_bio_direct().
+	 */
+	enum dmf_result (*submit_bio)(struct dmf_filter *f, struct bio *bio);
+	/* One line of status into result (at most maxlen bytes, NUL included). */
+	void (*status)(struct dmf_filter *f, char *result, unsigned int maxlen);
+	/*
+	 * A message from user space; may write an answer into result.
+	 * Returns 0 or a negative errno.  Sleeps allowed.
+	 */
+	int (*message)(struct dmf_filter *f, unsigned int argc, char **argv,
+		       char *result, unsigned int maxlen);
+
+	/* Core private. */
+	struct list_head list;
+};
+
+int dmf_register_filter_type(struct dmf_filter_type *type);
+void dmf_unregister_filter_type(struct dmf_filter_type *type);
+
+/* Resume a bio a filter held: the filters after it, then the device. */
+void dmf_bio_continue(struct dmf_filter *f, struct bio *bio);
+/* Submit a bio to a device without any filter seeing it. */
+void dmf_submit_bio_direct(struct bio *bio);
+/*
+ * Wait until every request the device had in flight has completed
+ * (blk-mq devices; on bio-based ones only until they were submitted
+ * below).  Sleeps.
+ */
+void dmf_drain_device(struct dmf_filter *f);
+
+/*
+ * Append to a status or message result, like DMEMIT: uses the variables
+ * result, maxlen and sz of the caller.
+ */
+#define DMF_EMIT(fmt, ...)						\
+	(sz += scnprintf(result + sz, maxlen - sz, fmt, ##__VA_ARGS__))
+
+/* Register a filter type at module load and drop it at unload. */
+#define module_dmf(name)						\
+static int __init dmf_##name##_init(void)				\
+{									\
+	return dmf_register_filter_type(&(name##_filter_type));	\
+}									\
+module_init(dmf_##name##_init);						\
+static void __exit dmf_##name##_exit(void)				\
+{									\
+	dmf_unregister_filter_type(&(name##_filter_type));		\
+}									\
+module_exit(dmf_##name##_exit)
+
+#endif /* DM_FILTER_H */

@@ -1,0 +1,116 @@
+# shellcheck shell=bash
+# Helpers for the dm-filter cases: load the modules, build and run the
+# dmfilter tool, make small test devices.  Sourced by the cases after
+# common.sh.
+
+DMF_MODULES="dm-filter dm-filter-pass dm-filter-cbt dm-filter-guard"
+
+# requires(): our modules are built, the tools the cases use are there.
+_dmf_requires() {
+	# shellcheck disable=SC2086
+	_have_our_module $DMF_MODULES
+	_have_program cc fio python3 losetup
+}
+
+# The tool, built once per guest from the checkout.
+_dmf_tool() {
+	local bin=/tmp/dmfilter-tool/dmfilter
+	if [ ! -x "$bin" ]; then
+		mkdir -p /tmp/dmfilter-tool
+		cc -O2 -Wall -I"$DMT_REPO/include/uapi" -o "$bin.new" \
+			"$DMT_REPO/tools/dmfilter.c" || return 1
+		mv "$bin.new" "$bin"
+	fi
+	DMF=$bin
+}
+
+dmf() {
+	"$DMF" "$@"
+}
+
+# Load the core and the filter types (fresh: unload leftovers first).
+_dmf_load() {
+	local m
+	_dmf_tool || { fail "cannot build tools/dmfilter"; return 1; }
+	_dmf_unload || return 1
+	for m in $DMF_MODULES; do
+		insmod "$(_our_module_path "$m")" || { fail "insmod $m failed"; return 1; }
+	done
+	[ -c /dev/dm-filter-control ] || { fail "no /dev/dm-filter-control"; return 1; }
+}
+
+# Detach every filter, unload every module.
+_dmf_unload() {
+	local m
+	if [ -c /dev/dm-filter-control ] && [ -n "${DMF:-}" ]; then
+		dmf list 2>/dev/null | while IFS=$'\t' read -r dev id _; do
+			dmf detach "$dev" "$id"
+		done
+	fi
+	for m in dm_filter_guard dm_filter_cbt dm_filter_pass dm_filter; do
+		grep -q "^$m " /proc/modules || continue
+		rmmod "$m" || { fail "rmmod $m failed"; return 1; }
+	done
+	return 0
+}
+
+# Number of filters attached (to $1, or anywhere).
+_dmf_count() {
+	dmf list ${1:+"$1"} | wc -l
+}
+
+# Field $3 of the status of filter $2 on device $1 ("key value" pairs).
+_dmf_stat() {
+	dmf status "$1" "$2" | awk -v k="$3" '{ for (i = 1; i < NF; i += 2) if ($i == k) print $(i + 1) }'
+}
+
+# A memory-backed null_blk device of $2 MiB named $1 (configfs); prints
+# the device path.  $3: queue_mode (2 = blk-mq, default; 0 = bio-based).
+_nullb_create() {
+	local name=$1 mib=$2 mode=${3:-2} d=/sys/kernel/config/nullb/$1
+	[ -d /sys/kernel/config/nullb ] || modprobe null_blk nr_devices=0 || return 1
+	mountpoint -q /sys/kernel/config || mount -t configfs none /sys/kernel/config
+	mkdir "$d" || return 1
+	echo "$mib" >"$d/size"
+	echo 1 >"$d/memory_backed"
+	echo "$mode" >"$d/queue_mode"
+	echo 1 >"$d/power" || return 1
+	# 6.12 names the disk after the configfs item, 6.1 nullb<index>.
+	local dev=/dev/$name
+	[ -b "$dev" ] || dev=/dev/nullb$(cat "$d/index")
+	[ -b "$dev" ] || { echo "null_blk $name: no device node" >&2; return 1; }
+	echo "$dev"
+}
+
+_nullb_destroy() {
+	local name d
+	for name in "$@"; do
+		d=/sys/kernel/config/nullb/$name
+		[ -d "$d" ] || continue
+		echo 0 >"$d/power" 2>/dev/null
+		rmdir "$d"
+	done
+	return 0
+}
+
+# fio with data verification on $1 (file or device), $2 MiB, $3 loops, in
+# the background; sets FIO_PID.  Output in $TMPDIR/fio-$4.log.
+_fio_verify_bg() {
+	local target=$1 mib=$2 loops=$3 tag=${4:-bg}
+	fio --name=verify --filename="$target" --size="${mib}M" --rw=randwrite \
+		--bs=4k --ioengine=libaio --iodepth=8 --direct=1 --verify=crc32c \
+		--verify_fatal=1 --loops="$loops" --randrepeat=1 --norandommap \
+		--output="$TMPDIR/fio-$tag.log" >/dev/null 2>&1 &
+	FIO_PID=$!
+}
+
+# Wait for the fio started by _fio_verify_bg; fail with its errors.
+_fio_wait() {
+	local tag=${1:-bg} rc=0
+	wait "$FIO_PID" || rc=$?
+	if [ "$rc" != 0 ]; then
+		grep -iE 'err|verify|bad' "$TMPDIR/fio-$tag.log" | head -n 5
+		fail "fio ($tag) exited $rc"
+		return 1
+	fi
+}
