@@ -253,6 +253,7 @@ int itg_map(struct dm_target *ti, struct bio *bio);
 int itg_io_init(struct itg_c *ic);
 void itg_io_exit(struct itg_c *ic);
 void itg_flush_meta(struct itg_c *ic);
+void itg_flush_inplace(struct itg_c *ic);
 void itg_range_lock(struct itg_c *ic, struct itg_range *r);
 void itg_range_unlock(struct itg_c *ic, struct itg_range *r);
 

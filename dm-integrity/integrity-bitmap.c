@@ -43,11 +43,7 @@ static void itg_bitmap_clean(struct itg_c *ic)
 	unsigned long limit = itg_nbits(ic);
 	int r;
 
-	wait_event(ic->inplace_wait, !atomic_read(&ic->inplace_inflight));
-	itg_flush_meta(ic);
-	r = blkdev_issue_flush(ic->dev->bdev);
-	if (r)
-		itg_error(ic, "flushing data device", r);
+	itg_flush_inplace(ic);
 	if (itg_sb_flag(ic, ITG_SB_RECALCULATING))
 		limit = le64_to_cpu(ic->sb->recalc_sector) >> itg_bit_shift(ic);
 	bitmap_clear(ic->bitmap, 0, limit);

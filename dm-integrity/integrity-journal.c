@@ -85,20 +85,9 @@ int itg_journal_area_io(struct itg_c *ic, blk_opf_t opf, sector_t sector,
 int itg_journal_io(struct itg_c *ic, blk_opf_t opf, unsigned int first,
 		   unsigned int n, u8 *buf)
 {
-	struct dm_io_request req = {
-		.bi_opf = opf,
-		.mem.type = DM_IO_VMA,
-		.mem.ptr.vma = buf,
-		.client = ic->io,
-	};
-	struct dm_io_region where = {
-		.bdev = itg_meta_bdev(ic),
-		.sector = ic->start + ITG_SB_SECTORS +
-			  (sector_t)first * ic->journal_section_sectors,
-		.count = (sector_t)n * ic->journal_section_sectors,
-	};
-
-	return dm_io(&req, 1, &where, NULL, IOPRIO_DEFAULT);
+	return itg_journal_area_io(ic, opf,
+				   (sector_t)first * ic->journal_section_sectors,
+				   n * ic->journal_section_sectors, buf);
 }
 
 /* Write empty sections [first, first + n) with sequence @seq. */
@@ -165,13 +154,7 @@ void itg_journal_free(struct itg_c *ic)
 /* Make every journalled write durable in place. */
 static void itg_journal_flush_inplace(struct itg_c *ic)
 {
-	int r;
-
-	wait_event(ic->inplace_wait, !atomic_read(&ic->inplace_inflight));
-	itg_flush_meta(ic);
-	r = blkdev_issue_flush(ic->dev->bdev);
-	if (r)
-		itg_error(ic, "flushing data device", r);
+	itg_flush_inplace(ic);
 	ic->unflushed_sections = 0;
 }
 
