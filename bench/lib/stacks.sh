@@ -204,6 +204,28 @@ stack_fscrypt_sti() {
 	esac
 }
 
+# The in-kernel linear target over the whole base device (it passes inline
+# encryption through): what any device-mapper layer costs here, the floor
+# against which fscrypt-sti's ratio is read.
+stack_fscrypt_lin() {
+	local name=bench-lin
+	case $1 in
+	desc) echo "ext4 + fscrypt -o inlinecrypt on the in-kernel linear target over the emulated device (native; device-mapper's own cost)" ;;
+	up)
+		dmsetup create "$name" --table "0 $(blockdev --getsz "$2") linear $2 0" || return 1
+		# shellcheck source=tests/lib/inline-crypto.sh
+		. "$DMT_REPO/tests/lib/inline-crypto.sh"
+		[ -e "/sys/block/$(_ic_dm_block "$name")/queue/crypto/modes/AES-256-XTS" ] ||
+			{ echo "$name: no AES-256-XTS passed through" >&2; return 1; }
+		_bench_fscrypt fscrypt-lin up "/dev/mapper/$name" "$2"
+		;;
+	down)
+		_bench_fscrypt fscrypt-lin down || return 1
+		_dm_remove "$name"
+		;;
+	esac
+}
+
 # The same emulated device without inline encryption (base_bce's twin):
 # fscrypt falls back to blk-crypto-fallback.
 stack_fscrypt_fallback() {

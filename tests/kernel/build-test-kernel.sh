@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Build (or find in the cache) the debug test kernel from Debian's
-# linux-source-6.12 and the config fragment beside this script.
+# linux-source-6.12 and the config fragment beside this script, or (-v
+# bench) the bench kernel: the same fragment less the debug options
+# (bench-kernel.config lists what it changes).
 #
 # The result lives outside the checkout, keyed by the source package version,
 # the fragment and the build recipe version below, so it is rebuilt only when
@@ -14,10 +16,12 @@ set -euo pipefail
 
 usage() {
 	cat <<EOF
-usage: $0 [-f] [-q]
+usage: $0 [-f] [-q] [-v debug|bench]
   Build the test kernel if it is not cached yet; print its cache directory.
   -f  rebuild even if a cached build exists
   -q  print only the cache directory (build log goes to build.log)
+  -v  variant: debug (default; the test kernel, KASAN, lockdep, kmemleak)
+      or bench (the same drivers without the debug options)
 environment:
   DMT_CACHE   cache root (default /var/cache/dm-oot-tests)
 EOF
@@ -25,23 +29,42 @@ EOF
 
 force=0
 quiet=0
-while getopts "fqh" opt; do
+variant=debug
+while getopts "fqv:h" opt; do
 	case $opt in
 	f) force=1 ;;
 	q) quiet=1 ;;
+	v) variant=$OPTARG ;;
 	h) usage; exit 0 ;;
 	*) usage >&2; exit 2 ;;
 	esac
 done
 
 here=$(cd "$(dirname "$0")" && pwd)
-fragment=$here/test-kernel.config
+case $variant in debug | bench) ;; *) usage >&2; exit 2 ;; esac
 cache_root=${DMT_CACHE:-/var/cache/dm-oot-tests}
 src_pkg=linux-source-6.12
 tarball=/usr/src/$src_pkg.tar.xz
 
 log() { [ "$quiet" = 1 ] || echo "build-test-kernel: $*" >&2; }
 die() { echo "build-test-kernel: error: $*" >&2; exit 1; }
+
+# The fragment of the variant, as one file: the bench overrides replace the
+# test fragment's lines for the names they set.
+fragment=$(mktemp "${TMPDIR:-/tmp}/dmt-fragment.XXXXXX")
+trap 'rm -f "$fragment"' EXIT
+if [ "$variant" = bench ]; then
+	awk 'match($0, /^(# )?CONFIG_[A-Za-z0-9_]+/) {
+			name = substr($0, RSTART, RLENGTH)
+			sub(/^# /, "", name)
+		}
+		FNR == NR { if (RSTART) set[name] = 1; next }
+		!(RSTART && name in set)' \
+		"$here/bench-kernel.config" "$here/test-kernel.config" >"$fragment"
+	grep '^CONFIG_' "$here/bench-kernel.config" >>"$fragment"
+else
+	cp "$here/test-kernel.config" "$fragment"
+fi
 
 if [ ! -f "$tarball" ]; then
 	log "installing $src_pkg"

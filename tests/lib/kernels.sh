@@ -38,7 +38,7 @@ _host_tsc_khz() {
 }
 
 resolve_kernel() {
-	local name=$1 rel dir khz
+	local name=$1 rel dir khz variant
 	KERNEL_NAME=$name
 	KERNEL_APPEND=""
 	KERNEL_MEM=2048
@@ -60,8 +60,12 @@ resolve_kernel() {
 		KERNEL_MODROOT=/lib/modules
 		KERNEL_KDIR=/lib/modules/$rel/build
 		;;
-	test)
-		dir=$("$_kernels_dir/kernel/build-test-kernel.sh" -q) || return 1
+	test | bench)
+		# bench: the test kernel's drivers without its debug options, for
+		# bench/ only (figures taken under KASAN and lockdep say little).
+		variant=debug
+		[ "$name" = test ] || variant=bench
+		dir=$("$_kernels_dir/kernel/build-test-kernel.sh" -q -v $variant) || return 1
 		KERNEL_RELEASE=$(cat "$dir/release")
 		KERNEL_IMAGE=$dir/bzImage
 		KERNEL_MODROOT=$dir/mods/lib/modules
@@ -78,7 +82,7 @@ resolve_kernel() {
 		KERNEL_MEM=3072
 		;;
 	*)
-		echo "unknown kernel '$name' (stock-6.12, stock-6.1, test)" >&2
+		echo "unknown kernel '$name' (stock-6.12, stock-6.1, test, bench)" >&2
 		return 1
 		;;
 	esac
