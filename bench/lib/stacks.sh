@@ -179,28 +179,42 @@ stack_fscrypt_bce() {
 	esac
 }
 
+# _bench_fscrypt_dm <stack> <action> <base device> <dm name> <table>:
+# fscrypt on a device-mapper device over the emulated one, which must pass
+# AES-256-XTS through; the emulator below must do the encryption.
+_bench_fscrypt_dm() {
+	local stack=$1 action=$2 base=$3 name=$4 table=${5:-}
+	case $action in
+	up)
+		dmsetup create "$name" --table "$table" || return 1
+		# shellcheck source=tests/lib/inline-crypto.sh
+		. "$DMT_REPO/tests/lib/inline-crypto.sh"
+		[ -e "/sys/block/$(_ic_dm_block "$name")/queue/crypto/modes/AES-256-XTS" ] ||
+			{ echo "$name: no AES-256-XTS passed through" >&2; return 1; }
+		_bench_fscrypt "$stack" up "/dev/mapper/$name" "$base"
+		;;
+	down)
+		_bench_fscrypt "$stack" down || return 1
+		_dm_remove "$name"
+		;;
+	esac
+}
+
 # striped-inline over the two halves of the base device, 128 KiB chunks:
 # every I/O goes through the target and large ones are split.
 stack_fscrypt_sti() {
-	local name=bench-sti sectors half
+	local half
 	case $1 in
 	desc) echo "ext4 + fscrypt -o inlinecrypt on striped-inline (2 stripes, 128 KiB chunks) over the halves of the emulated device (native)" ;;
 	up)
 		[ -d /sys/module/dm_striped_inline ] ||
 			insmod "$(_our_module_path dm-striped-inline)" || return 1
-		sectors=$(blockdev --getsz "$2") || return 1
-		half=$((sectors / 2 / 256 * 256))
-		dmsetup create "$name" --table "0 $((2 * half)) striped-inline 2 256 $2 0 $2 $half" || return 1
-		# shellcheck source=tests/lib/inline-crypto.sh
-		. "$DMT_REPO/tests/lib/inline-crypto.sh"
-		[ -e "/sys/block/$(_ic_dm_block "$name")/queue/crypto/modes/AES-256-XTS" ] ||
-			{ echo "$name: no AES-256-XTS passed through" >&2; return 1; }
-		_bench_fscrypt fscrypt-sti up "/dev/mapper/$name" "$2"
+		half=$(blockdev --getsz "$2") || return 1
+		half=$((half / 2 / 256 * 256))
+		_bench_fscrypt_dm fscrypt-sti up "$2" bench-sti \
+			"0 $((2 * half)) striped-inline 2 256 $2 0 $2 $half"
 		;;
-	down)
-		_bench_fscrypt fscrypt-sti down || return 1
-		_dm_remove "$name"
-		;;
+	down) _bench_fscrypt_dm fscrypt-sti down "" bench-sti ;;
 	esac
 }
 
@@ -208,21 +222,10 @@ stack_fscrypt_sti() {
 # encryption through): what any device-mapper layer costs here, the floor
 # against which fscrypt-sti's ratio is read.
 stack_fscrypt_lin() {
-	local name=bench-lin
 	case $1 in
 	desc) echo "ext4 + fscrypt -o inlinecrypt on the in-kernel linear target over the emulated device (native; device-mapper's own cost)" ;;
-	up)
-		dmsetup create "$name" --table "0 $(blockdev --getsz "$2") linear $2 0" || return 1
-		# shellcheck source=tests/lib/inline-crypto.sh
-		. "$DMT_REPO/tests/lib/inline-crypto.sh"
-		[ -e "/sys/block/$(_ic_dm_block "$name")/queue/crypto/modes/AES-256-XTS" ] ||
-			{ echo "$name: no AES-256-XTS passed through" >&2; return 1; }
-		_bench_fscrypt fscrypt-lin up "/dev/mapper/$name" "$2"
-		;;
-	down)
-		_bench_fscrypt fscrypt-lin down || return 1
-		_dm_remove "$name"
-		;;
+	up) _bench_fscrypt_dm fscrypt-lin up "$2" bench-lin "0 $(blockdev --getsz "$2") linear $2 0" ;;
+	down) _bench_fscrypt_dm fscrypt-lin down "" bench-lin ;;
 	esac
 }
 
