@@ -212,26 +212,26 @@ static struct dmf_ioctl *run(int fd, unsigned long cmd, struct dmf_ioctl *p,
 	exit(1);
 }
 
-static char *join(int argc, char **argv, size_t *len)
+/*
+ * A request whose payload is the words joined by spaces, with room for at
+ * least @min_payload bytes (the kernel writes its answer or its reason for
+ * a refusal into the same buffer).
+ */
+static struct dmf_ioctl *new_req_words(int argc, char **argv, size_t min_payload)
 {
+	struct dmf_ioctl *p;
 	size_t n = 1;
-	char *s;
 	int i;
 
 	for (i = 0; i < argc; i++)
 		n += strlen(argv[i]) + 1;
-	s = calloc(1, n);
-	if (!s) {
-		err("out of memory");
-		exit(1);
-	}
+	p = new_req(n > min_payload ? n : min_payload);
 	for (i = 0; i < argc; i++) {
 		if (i)
-			strcat(s, " ");
-		strcat(s, argv[i]);
+			strcat(p->data, " ");
+		strcat(p->data, argv[i]);
 	}
-	*len = n;
-	return s;
+	return p;
 }
 
 static int cmd_version(int fd)
@@ -267,19 +267,12 @@ static int cmd_types(int fd)
 static int cmd_attach(int fd, int argc, char **argv)
 {
 	struct dmf_ioctl *p;
-	size_t len;
-	char *args;
 
 	if (argc < 2) {
 		print_usage(stderr);
 		return 2;
 	}
-	args = join(argc - 2, argv + 2, &len);
-	if (len < 256)
-		len = 256;	/* room for the kernel's reason on failure */
-	p = new_req(len);
-	memcpy(p->data, args, strlen(args) + 1);
-	free(args);
+	p = new_req_words(argc - 2, argv + 2, 256);
 	set_device(p, argv[0]);
 	if (strlen(argv[1]) >= sizeof(p->type)) {
 		err("filter type name '%s' is too long", argv[1]);
@@ -374,19 +367,12 @@ static int cmd_list(int fd, const char *dev, const char *which)
 static int cmd_message(int fd, int argc, char **argv)
 {
 	struct dmf_ioctl *p;
-	size_t len;
-	char *msg;
 
 	if (argc < 3) {
 		print_usage(stderr);
 		return 2;
 	}
-	msg = join(argc - 2, argv + 2, &len);
-	if (len < 65536)
-		len = 65536;
-	p = new_req(len);
-	memcpy(p->data, msg, strlen(msg) + 1);
-	free(msg);
+	p = new_req_words(argc - 2, argv + 2, 65536);
 	set_device(p, argv[0]);
 	set_filter(p, argv[1]);
 	p = run(fd, DMF_MESSAGE, p, "message");

@@ -143,20 +143,25 @@ _ic_sti_requires() {
 		_skip "python3 cryptography (the independent AES-XTS) not installed"
 }
 
-# Load dm-striped-inline.ko (keyslot-passthrough.ko must be loaded, which
-# _ic_load_emu does).
-_ic_load_sti() {
+# _ic_load_target <module name>: load our DM target module once (with
+# dm-mod under it); _ic_unload_target unloads it if it is loaded.
+_ic_load_target() {
 	local ko
-	[ -d /sys/module/dm_striped_inline ] && return 0
+	[ -d "/sys/module/${1//-/_}" ] && return 0
 	modprobe dm-mod 2>/dev/null
-	ko=$(_our_module_path dm-striped-inline)
-	insmod "$ko" || { fail "insmod $ko failed"; return 1; }
+	ko=$(_our_module_path "$1")
+	insmod "$ko" || { fail "insmod $ko failed: $(dmesg | tail -n 3)"; return 1; }
 }
 
-_ic_unload_sti() {
-	[ -d /sys/module/dm_striped_inline ] || return 0
-	rmmod dm_striped_inline || { fail "rmmod dm_striped_inline failed"; return 1; }
+_ic_unload_target() {
+	[ -d "/sys/module/${1//-/_}" ] || return 0
+	rmmod "${1//-/_}" || { fail "rmmod ${1//-/_} failed"; return 1; }
 }
+
+# dm-striped-inline.ko (keyslot-passthrough.ko must be loaded, which
+# _ic_load_emu does).
+_ic_load_sti() { _ic_load_target dm-striped-inline; }
+_ic_unload_sti() { _ic_unload_target dm-striped-inline; }
 
 # _ic_dm_block <dm name>: its dm-N name under /sys/block.
 _ic_dm_block() {
@@ -204,15 +209,5 @@ _ic_cil_requires() {
 	_have_kernel_module dm-crypt
 }
 
-_ic_load_cil() {
-	local ko
-	[ -d /sys/module/dm_crypt_inline ] && return 0
-	modprobe dm-mod 2>/dev/null
-	ko=$(_our_module_path dm-crypt-inline)
-	insmod "$ko" || { fail "insmod $ko failed: $(dmesg | tail -n 3)"; return 1; }
-}
-
-_ic_unload_cil() {
-	[ -d /sys/module/dm_crypt_inline ] || return 0
-	rmmod dm_crypt_inline || { fail "rmmod dm_crypt_inline failed"; return 1; }
-}
+_ic_load_cil() { _ic_load_target dm-crypt-inline; }
+_ic_unload_cil() { _ic_unload_target dm-crypt-inline; }
