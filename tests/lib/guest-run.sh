@@ -67,7 +67,10 @@ while read -r id file limit; do
 	fi
 	elapsed=$(($(date +%s) - start))
 	leaks=""
-	if [ -w "$kmemleak" ]; then
+	# A case whose requirements were not met never ran its body (no "=="
+	# line): nothing of its own to scan for, and the two scans cost about
+	# a minute on the KASAN kernel under TCG.
+	if [ -w "$kmemleak" ] && { [ $rc -ne 77 ] || grep -q '^== ' "$out.log"; }; then
 		# kmemleak ignores objects younger than 5 s; let the case's age.
 		sleep 6
 		# Two scans, as kmemleak's documentation advises: a pointer left
