@@ -11,7 +11,8 @@ Prints one detail line per job, stack and round, then the table.  Exits 1
 lacks a result another has.
 
 Unit: IOPS for jobs with blocks under 64 KiB, else MB/s (10^6 bytes/s); the
-cell is the median over rounds.
+cell is the median over rounds, its ratio the median of the per-round
+ratios (printed before the table, to show the spread).
 """
 import glob
 import json
@@ -85,7 +86,7 @@ def main(argv):
     if not files:
         die(f"no fio results (round.N.json) in {rundir}")
     rounds = sorted({int(os.path.basename(p).split(".")[1]) for p in files})
-    vals, units, jobs, seen = {}, {}, [], {}
+    vals, units, jobs, seen, by_round = {}, {}, [], {}, {}
     for path in files:
         rnd = int(os.path.basename(path).split(".")[1])
         for name, unit, value, iops, mb_s, lat_us in load(path):
@@ -96,6 +97,7 @@ def main(argv):
                 jobs.append(job)
             units[job] = unit
             vals.setdefault((job, s), []).append(value)
+            by_round.setdefault((job, s, rnd), []).append(value)
             seen.setdefault((job, s), set()).add(rnd)
             details.setdefault(s, []).append(
                 f"{s:<12} {job:<14} round {rnd}: {fmt(value, unit):>8} {unit:<4}"
@@ -108,6 +110,27 @@ def main(argv):
                 die(f"stack {s} lacks results for job {job}")
     med = {k: statistics.median(v) for k, v in vals.items()}
 
+    # A ratio is the median of the per-round ratios: the stacks of one job
+    # run back to back within a round, so a host whose load drifts between
+    # rounds moves both sides of each round's ratio alike.
+    def round_value(job, s, rnd):
+        v = by_round[(job, s, rnd)]
+        return sum(v) / len(v)
+
+    ratio = {}
+    for job in jobs:
+        for s in stacks:
+            r = refs[s]
+            if not r:
+                continue
+            per = [round_value(job, s, n) / round_value(job, r, n)
+                   for n in rounds if round_value(job, r, n)]
+            if per:
+                ratio[(job, s)] = statistics.median(per)
+                print(f"{s:<12} {job:<14} vs {r}: per-round ratios "
+                      + " ".join(f"{x:.2f}" for x in per)
+                      + f" (median {ratio[(job, s)]:.2f})")
+
     head1, head2, rows = ["job", "unit"], ["", ""], []
     for s in stacks:
         head1.append(s)
@@ -119,8 +142,7 @@ def main(argv):
             cell = fmt(med[(job, s)], unit)
             r = refs[s]
             if r:
-                rv = med[(job, r)]
-                cell += f" {med[(job, s)] / rv:5.2f}x" if rv else "     -"
+                cell += f" {ratio[(job, s)]:5.2f}x" if (job, s) in ratio else "     -"
             row.append(cell)
         rows.append(row)
     widths = [max(len(r[i]) for r in [head1, head2] + rows) for i in range(len(head1))]
@@ -138,7 +160,8 @@ def main(argv):
     for r in rows:
         print(line(r))
     if len(rounds) > 1:
-        print(f"(cells: median of {len(rounds)} rounds)")
+        print(f"(cells: median of {len(rounds)} rounds; ratios: median of"
+              " the per-round ratios)")
     print("----- bench table end -----")
 
 
