@@ -20,6 +20,7 @@
 #include <linux/wait.h>
 #include <linux/workqueue.h>
 #include <crypto/hash.h>
+#include <crypto/skcipher.h>
 
 #include "compat.h"
 
@@ -146,6 +147,19 @@ struct itg_c {
 	unsigned int commit_msec;
 	unsigned int bitmap_flush_msec;
 
+	/* journal_mac and journal_crypt (integrity-journal-crypt.c). */
+	__le64 commit_ids[ITG_N_COMMIT_IDS];	/* encrypted by a stream cipher */
+	struct crypto_shash *jmac;
+	u8 *jxor;			/* stream cipher: keystream of the journal */
+	struct crypto_skcipher *jcrypt;	/* block cipher, whole sections */
+	struct skcipher_request *jreq;
+	struct scatterlist *jsg;	/* one section */
+	unsigned int jsg_n;
+	u8 *jiv;
+	u8 *jivs;			/* the IV of every section */
+	unsigned int jivsize;
+	struct mutex jcrypt_lock;	/* jreq, jsg, jiv */
+
 	/* Journal (J mode): one section is built and committed at a time. */
 	struct mutex journal_lock;
 	unsigned int jsec;		/* next section to write */
@@ -271,6 +285,17 @@ int itg_journal_write_bio(struct itg_io *dio, struct bio *bio);
 void itg_journal_inplace_done(struct itg_c *ic);
 void itg_journal_suspend(struct itg_c *ic);
 void itg_journal_replay(struct itg_c *ic);
+
+/* integrity-journal-crypt.c */
+int itg_jmac_setup(struct itg_c *ic, const char **error);
+int itg_sb_mac(struct itg_c *ic, bool write);
+int itg_jcrypt_setup(struct itg_c *ic, const char **error);
+void itg_jcrypt_free(struct itg_c *ic);
+int itg_journal_seal(struct itg_c *ic, u8 *buf, unsigned int first,
+		     unsigned int n);
+int itg_journal_unseal(struct itg_c *ic, u8 *buf, unsigned int first,
+		       unsigned int n);
+bool itg_journal_mac_ok(struct itg_c *ic, u8 *buf, unsigned int section);
 
 /* integrity-bitmap.c */
 int itg_bitmap_alloc(struct itg_c *ic);

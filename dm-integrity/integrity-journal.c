@@ -31,11 +31,10 @@ static const u64 itg_commit_id_base[ITG_N_COMMIT_IDS] = {
 	0x3333333333333333ULL, 0x4444444444444444ULL,
 };
 
-static __le64 itg_commit_id(unsigned int section, unsigned int sector,
-			    unsigned int seq)
+static __le64 itg_commit_id(struct itg_c *ic, unsigned int section,
+			    unsigned int sector, unsigned int seq)
 {
-	return cpu_to_le64(itg_commit_id_base[seq] ^
-			   (((u64)section << 32) ^ sector));
+	return ic->commit_ids[seq] ^ cpu_to_le64(((u64)section << 32) ^ sector);
 }
 
 /* Build an empty section @section of sequence @seq in @buf. */
@@ -58,7 +57,7 @@ static void itg_journal_empty_section(struct itg_c *ic, u8 *buf,
 		__le64 *id = (__le64 *)(buf + (j << SECTOR_SHIFT) +
 					ITG_JOURNAL_SECTOR_DATA);
 
-		*id = itg_commit_id(section, j, seq);
+		*id = itg_commit_id(ic, section, j, seq);
 	}
 }
 
@@ -104,7 +103,9 @@ int itg_journal_clear(struct itg_c *ic, unsigned int first,
 		return -ENOMEM;
 	for (i = first; i < first + n; i++) {
 		itg_journal_empty_section(ic, buf, i, seq);
-		r = itg_journal_io(ic, REQ_OP_WRITE | REQ_FUA, i, 1, buf);
+		r = itg_journal_seal(ic, buf, i, 1);
+		if (!r)
+			r = itg_journal_io(ic, REQ_OP_WRITE | REQ_FUA, i, 1, buf);
 		if (r)
 			break;
 	}
@@ -136,6 +137,11 @@ static bool itg_entry_unused(u8 *entry)
 
 int itg_journal_alloc(struct itg_c *ic)
 {
+	unsigned int k;
+
+	for (k = 0; k < ITG_N_COMMIT_IDS; k++)
+		ic->commit_ids[k] = cpu_to_le64(itg_commit_id_base[k]);
+	mutex_init(&ic->jcrypt_lock);
 	mutex_init(&ic->journal_lock);
 	atomic_set(&ic->inplace_inflight, 0);
 	init_waitqueue_head(&ic->inplace_wait);
@@ -178,7 +184,11 @@ static int itg_journal_commit(struct itg_c *ic)
 		itg_journal_flush_inplace(ic);
 	for (j = 0; j < ic->journal_section_sectors; j++)
 		*(__le64 *)(ic->jbuf + (j << SECTOR_SHIFT) + ITG_JOURNAL_SECTOR_DATA) =
-			itg_commit_id(ic->jsec, j, ic->jseq);
+			itg_commit_id(ic, ic->jsec, j, ic->jseq);
+	/* The section is rebuilt from scratch after this: seal it in place. */
+	r = itg_journal_seal(ic, ic->jbuf, ic->jsec, 1);
+	if (r)
+		return r;
 	r = itg_journal_io(ic, REQ_OP_WRITE | REQ_FUA | REQ_SYNC, ic->jsec, 1,
 			   ic->jbuf);
 	if (r)
@@ -234,6 +244,9 @@ int itg_journal_write_bio(struct itg_io *dio, struct bio *bio)
 	unsigned int n = 0;
 	int r = 0;
 
+	/* A failed device (e.g. a journal MAC mismatch) keeps its journal. */
+	if (READ_ONCE(ic->failed))
+		return -EIO;
 	if (bip)
 		bip_it = bip->bip_iter;
 	mutex_lock(&ic->journal_lock);
@@ -301,12 +314,13 @@ void itg_journal_suspend(struct itg_c *ic)
 	mutex_unlock(&ic->journal_lock);
 }
 
-static int itg_find_seq(unsigned int section, unsigned int sector, __le64 id)
+static int itg_find_seq(struct itg_c *ic, unsigned int section,
+			unsigned int sector, __le64 id)
 {
 	int k;
 
 	for (k = 0; k < ITG_N_COMMIT_IDS; k++)
-		if (itg_commit_id(section, sector, k) == id)
+		if (itg_commit_id(ic, section, sector, k) == id)
 			return k;
 	return -1;
 }
@@ -394,7 +408,7 @@ void itg_journal_replay(struct itg_c *ic)
 	unsigned int last_sec[ITG_N_COMMIT_IDS] = {};
 	unsigned int i, j, e, start = 0, good;
 	u8 unused, last_used = 0, seq, erase;
-	bool empty = true;
+	bool empty = true, mac_ok;
 	u8 *journal;
 	int r;
 
@@ -410,12 +424,14 @@ void itg_journal_replay(struct itg_c *ic)
 		itg_error(ic, "reading journal", r);
 		goto clear;
 	}
+	if (itg_journal_unseal(ic, journal, 0, nsec))
+		goto clear;
 
 	for (i = 0; i < nsec; i++) {
 		u8 *sec_buf = journal + (((size_t)i * nss) << SECTOR_SHIFT);
 
 		for (j = 0; j < nss; j++) {
-			int k = itg_find_seq(i, j, itg_sector_id(ic, journal, i, j));
+			int k = itg_find_seq(ic, i, j, itg_sector_id(ic, journal, i, j));
 
 			if (k < 0) {
 				itg_error(ic, "journal commit id", -EIO);
@@ -455,7 +471,7 @@ void itg_journal_replay(struct itg_c *ic)
 	i = start;
 	for (good = 0; good < nsec; good++) {
 		for (j = 0; j < nss; j++)
-			if (itg_sector_id(ic, journal, i, j) != itg_commit_id(i, j, seq))
+			if (itg_sector_id(ic, journal, i, j) != itg_commit_id(ic, i, j, seq))
 				goto torn;
 		if (++i >= nsec) {
 			seq = itg_next_seq(seq);
@@ -464,6 +480,22 @@ void itg_journal_replay(struct itg_c *ic)
 	}
 torn:
 	if (!empty) {
+		/*
+		 * A section whose MAC does not verify is not ours to trust:
+		 * nothing is replayed and the device fails, the journal being
+		 * kept as it is.
+		 */
+		for (i = start, j = 0, mac_ok = true; j < good; j++) {
+			u8 *sec_buf = journal + (((size_t)i * nss) << SECTOR_SHIFT);
+
+			mac_ok &= itg_journal_mac_ok(ic, sec_buf, i);
+			if (++i >= nsec)
+				i = 0;
+		}
+		if (!mac_ok) {
+			DMERR("journal mac mismatch: not replaying the journal");
+			goto out;
+		}
 		DMINFO("replaying %u journal sections from %u", good, start);
 		itg_journal_apply(ic, journal, start, good);
 	}
@@ -474,7 +506,8 @@ torn:
 	}
 clear:
 	erase = itg_prev_seq(itg_prev_seq(last_used));
-	r = itg_journal_clear(ic, 0, nsec, erase);
+	/* A failed device keeps its journal, as the in-kernel target's does. */
+	r = READ_ONCE(ic->failed) ? 0 : itg_journal_clear(ic, 0, nsec, erase);
 	if (r)
 		itg_error(ic, "clearing journal", r);
 	ic->jsec = 0;
@@ -508,6 +541,9 @@ int itg_journal_init_disk(struct itg_c *ic)
 	req.mem.ptr.vma = buf;
 	for (i = 0; i < ic->journal_sections; i++) {
 		itg_journal_empty_section(ic, buf, i, 0);
+		r = itg_journal_seal(ic, buf, i, 1);
+		if (r)
+			break;
 		where.sector = ic->start + ITG_SB_SECTORS +
 			       (sector_t)i * ic->journal_section_sectors;
 		r = dm_io(&req, 1, &where, NULL, IOPRIO_DEFAULT);

@@ -46,10 +46,23 @@ int itg_sb_rw(struct itg_c *ic, blk_opf_t opf)
 		.mem.ptr.addr = ic->sb,
 		.client = ic->io,
 	};
+	int r;
 
-	if ((opf & REQ_OP_MASK) == REQ_OP_WRITE)
+	if ((opf & REQ_OP_MASK) == REQ_OP_WRITE) {
 		itg_sb_set_version(ic);
-	return dm_io(&req, 1, &where, NULL, IOPRIO_DEFAULT);
+		if (ic->jmac && itg_sb_flag(ic, ITG_SB_FIXED_HMAC)) {
+			r = itg_sb_mac(ic, true);
+			if (r)
+				return r;
+		}
+	}
+	r = dm_io(&req, 1, &where, NULL, IOPRIO_DEFAULT);
+	if (r || (opf & REQ_OP_MASK) != REQ_OP_READ)
+		return r;
+	/* The MAC is checked on what was read; recovery mode takes anything. */
+	if (ic->mode != 'R' && ic->jmac && itg_sb_flag(ic, ITG_SB_FIXED_HMAC))
+		return itg_sb_mac(ic, false);
+	return 0;
 }
 
 /* Journal geometry from the superblock's tag size, block size and flags. */

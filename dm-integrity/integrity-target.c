@@ -181,14 +181,6 @@ static int itg_refuse_unsupported(struct itg_c *ic)
 		ti->error = "Mode I (inline) is not supported by this implementation";
 		return -EOPNOTSUPP;
 	}
-	if (ic->jcrypt_alg.name) {
-		ti->error = "journal_crypt is not supported by this implementation";
-		return -EOPNOTSUPP;
-	}
-	if (ic->jmac_alg.name) {
-		ti->error = "journal_mac is not supported by this implementation";
-		return -EOPNOTSUPP;
-	}
 	return 0;
 }
 
@@ -213,6 +205,7 @@ static void itg_dtr(struct dm_target *ti)
 	itg_bitmap_free(ic);
 	itg_io_exit(ic);
 	itg_journal_free(ic);
+	itg_jcrypt_free(ic);
 	if (ic->bufio)
 		dm_bufio_client_destroy(ic->bufio);
 	if (ic->io)
@@ -375,6 +368,9 @@ static int itg_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	r = itg_hash_setup(ic, (const char **)&ti->error);
 	if (r)
 		goto bad;
+	r = itg_jmac_setup(ic, (const char **)&ti->error);
+	if (r)
+		goto bad;
 	r = -EINVAL;
 	if (!ic->tag_size) {
 		if (!ic->hash) {
@@ -483,6 +479,12 @@ static int itg_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		goto bad;
 	}
 	dm_bufio_set_sector_offset(ic->bufio, ic->start + ic->initial_sectors);
+
+	if (ic->mode != 'R') {
+		r = itg_jcrypt_setup(ic, (const char **)&ti->error);
+		if (r)
+			goto bad;
+	}
 
 	if (format) {
 		r = itg_journal_init_disk(ic);
