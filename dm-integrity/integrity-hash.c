@@ -132,6 +132,21 @@ static int itg_alloc_cryptd(struct itg_c *ic, struct crypto_shash *s,
 	return 0;
 }
 
+/*
+ * Whether the ahash @a is worth more than the shash @s: only if it comes
+ * from another driver.  From the same driver it only wraps the shash.  A
+ * cryptd instance (registered under the algorithm's name, with a higher
+ * priority, by whoever used one first) is a software wrapper too, not an
+ * offload engine.
+ */
+static bool itg_ahash_offloads(struct crypto_shash *s, struct crypto_ahash *a)
+{
+	const char *sd = crypto_tfm_alg_driver_name(crypto_shash_tfm(s));
+	const char *ad = crypto_tfm_alg_driver_name(crypto_ahash_tfm(a));
+
+	return strcmp(sd, ad) && strncmp(ad, "cryptd(", strlen("cryptd("));
+}
+
 static const char itg_err_async_only[] =
 	"Invalid internal hash: asynchronous only, but hash_interface=shash";
 
@@ -154,10 +169,7 @@ int itg_hash_setup(struct itg_c *ic, const char **error)
 	switch (iface) {
 	case ITG_HASH_AUTO:
 		h->ahash = itg_alloc_ahash(a->name);
-		/* Both from one driver: the ahash would only wrap the shash. */
-		if (s && h->ahash &&
-		    !strcmp(crypto_tfm_alg_driver_name(crypto_shash_tfm(s)),
-			    crypto_tfm_alg_driver_name(crypto_ahash_tfm(h->ahash)))) {
+		if (s && h->ahash && !itg_ahash_offloads(s, h->ahash)) {
 			crypto_free_ahash(h->ahash);
 			h->ahash = NULL;
 		}
