@@ -18,6 +18,7 @@
 #include <linux/mutex.h>
 #include <linux/spinlock.h>
 #include <linux/wait.h>
+#include <linux/scatterlist.h>
 #include <linux/workqueue.h>
 #include <crypto/hash.h>
 #include <crypto/skcipher.h>
@@ -96,6 +97,26 @@ struct itg_alg {
 	unsigned int key_size;
 };
 
+/* The engine of internal_hash: one of shash and ahash, or none. */
+struct itg_hash {
+	struct crypto_shash *shash;
+	struct crypto_ahash *ahash;
+	unsigned int hreq_size;		/* itg_hreq + its ahash request */
+	unsigned int hreq_offset;	/* of the itg_hreq in per-bio data */
+	const char *iface;		/* hash_interface at table load */
+};
+
+/*
+ * One ahash tag computation: the request follows this struct.  Never on the
+ * stack: the scatterlist points into it (sector, digest).
+ */
+struct itg_hreq {
+	struct crypto_wait wait;
+	struct scatterlist sg[4];	/* salt, sector, block (<= 2 pages) */
+	__le64 sector;
+	u8 digest[HASH_MAX_DIGESTSIZE];
+};
+
 struct itg_c {
 	struct dm_target *ti;
 	struct dm_dev *dev;
@@ -111,8 +132,11 @@ struct itg_c {
 	struct itg_alg hash_alg;
 	struct itg_alg jcrypt_alg;
 	struct itg_alg jmac_alg;
-	struct crypto_shash *hash;
+	struct itg_hash hash;
 	unsigned int digest_size;
+	unsigned int per_io_size;	/* ti->per_io_data_size */
+	struct itg_hreq *recalc_hr;	/* ahash: for the recalculation */
+	struct itg_hreq *replay_hr;	/* ahash: for the journal replay */
 
 	bool recalculate;
 	bool reset_recalculate;
@@ -218,11 +242,23 @@ struct itg_io {
 	void *saved_bip;
 	struct block_device *saved_bdev;
 	unsigned short saved_flags;
+	void *saved_private;
 };
 
 static inline struct bio *itg_io_bio(struct itg_io *dio)
 {
-	return dm_bio_from_per_bio_data(dio, sizeof(struct itg_io));
+	return dm_bio_from_per_bio_data(dio, dio->ic->per_io_size);
+}
+
+/* The hash request of the bio (ahash only). */
+static inline struct itg_hreq *itg_io_hreq(struct itg_io *dio)
+{
+	return (struct itg_hreq *)((u8 *)dio + dio->ic->hash.hreq_offset);
+}
+
+static inline bool itg_has_hash(struct itg_c *ic)
+{
+	return ic->hash.shash || ic->hash.ahash;
 }
 
 static inline bool itg_sb_flag(struct itg_c *ic, u32 flag)
@@ -254,9 +290,19 @@ int itg_sb_validate(struct itg_c *ic, const char **error);
 u64 itg_data_sector(struct itg_c *ic, sector_t logical);
 u64 itg_tag_byte(struct itg_c *ic, sector_t logical);
 
-/* integrity-tag.c */
+/* integrity-hash.c */
 int itg_hash_setup(struct itg_c *ic, const char **error);
-void itg_compute_tag(struct itg_c *ic, sector_t sector, const u8 *data, u8 *tag);
+void itg_hash_free(struct itg_c *ic);
+unsigned int itg_hash_per_io_size(struct itg_c *ic);
+struct itg_hreq *itg_hreq_alloc(struct itg_c *ic);
+void itg_hreq_free(struct itg_hreq *hr);
+void itg_tag_page(struct itg_c *ic, struct itg_hreq *hr, sector_t sector,
+		  struct page *page, unsigned int off, u8 *tag);
+void itg_tag_buf(struct itg_c *ic, struct itg_hreq *hr, sector_t sector,
+		 const u8 *data, u8 *tag);
+void itg_hash_info(struct itg_c *ic, char *result, unsigned int maxlen);
+
+/* integrity-tag.c */
 int itg_tags_rw(struct itg_c *ic, u64 byte, u8 *buf, unsigned int len,
 		bool write);
 void itg_profile_limits(struct itg_c *ic, struct queue_limits *limits);

@@ -7,6 +7,8 @@
  * of a write (computed or taken from the integrity payload) and sends the
  * bio, remapped, to the data device.  A completion worker verifies the
  * tags of a read (or fills the payload), unlocks and ends the bio.
+ * Tags are only ever computed in these workers, never in end_io: an ahash
+ * request may sleep until its engine is done.
  */
 #include <linux/bio.h>
 #include <linux/blk-integrity.h>
@@ -139,10 +141,17 @@ static void itg_end_bio(struct itg_io *dio)
 	bio_endio(bio);
 }
 
+/* The hash request of @dio, if the engine needs one. */
+static struct itg_hreq *itg_dio_hreq(struct itg_io *dio)
+{
+	return dio->ic->hash.ahash ? itg_io_hreq(dio) : NULL;
+}
+
 /* Tags of the data of a write, computed block by block. */
 static int itg_write_hash_tags(struct itg_io *dio, struct bio *bio)
 {
 	struct itg_c *ic = dio->ic;
+	struct itg_hreq *hr = itg_dio_hreq(dio);
 	unsigned int bsize = ic->sectors_per_block << SECTOR_SHIFT;
 	u64 tag_byte = itg_tag_byte(ic, dio->range.sector);
 	sector_t sector = dio->range.sector;
@@ -154,23 +163,20 @@ static int itg_write_hash_tags(struct itg_io *dio, struct bio *bio)
 
 	bio_for_each_segment(bv, bio, iter) {
 		unsigned int pos;
-		u8 *mem = bvec_kmap_local(&bv);
 
 		for (pos = 0; pos + bsize <= bv.bv_len; pos += bsize) {
 			if (used + ic->tag_size > sizeof(tags)) {
 				r = itg_tags_rw(ic, tag_byte, tags, used, true);
-				if (r) {
-					kunmap_local(mem);
+				if (r)
 					return r;
-				}
 				tag_byte += used;
 				used = 0;
 			}
-			itg_compute_tag(ic, sector, mem + pos, tags + used);
+			itg_tag_page(ic, hr, sector, bv.bv_page,
+				     bv.bv_offset + pos, tags + used);
 			used += ic->tag_size;
 			sector += ic->sectors_per_block;
 		}
-		kunmap_local(mem);
 	}
 	if (used)
 		return itg_tags_rw(ic, tag_byte, tags, used, true);
@@ -181,6 +187,7 @@ static int itg_write_hash_tags(struct itg_io *dio, struct bio *bio)
 static int itg_verify_hash_tags(struct itg_io *dio, struct bio *bio)
 {
 	struct itg_c *ic = dio->ic;
+	struct itg_hreq *hr = itg_dio_hreq(dio);
 	unsigned int bsize = ic->sectors_per_block << SECTOR_SHIFT;
 	sector_t sector = dio->range.sector;
 	sector_t limit = ic->provided_data_sectors;
@@ -195,32 +202,27 @@ static int itg_verify_hash_tags(struct itg_io *dio, struct bio *bio)
 
 	bio_for_each_segment(bv, bio, iter) {
 		unsigned int pos;
-		u8 *mem;
 
 		if (sector >= limit)
 			break;
-		mem = bvec_kmap_local(&bv);
 		for (pos = 0; pos + bsize <= bv.bv_len && sector < limit;
 		     pos += bsize, sector += ic->sectors_per_block) {
 			r = itg_tags_rw(ic, itg_tag_byte(ic, sector), have,
 					ic->tag_size, false);
-			if (r) {
-				kunmap_local(mem);
+			if (r)
 				return r;
-			}
-			itg_compute_tag(ic, sector, mem + pos, want);
+			itg_tag_page(ic, hr, sector, bv.bv_page,
+				     bv.bv_offset + pos, want);
 			if (!crypto_memneq(want, have, ic->tag_size))
 				continue;
 			if (ic->discard &&
 			    !memchr_inv(have, ITG_DISCARD_FILLER, ic->tag_size))
 				continue;
-			kunmap_local(mem);
 			atomic64_inc(&ic->mismatches);
 			DMERR_LIMIT("%pg: Checksum failed at sector 0x%llx",
 				    ic->dev->bdev, (unsigned long long)sector);
 			return -EILSEQ;
 		}
-		kunmap_local(mem);
 	}
 	return 0;
 }
@@ -285,7 +287,7 @@ static void itg_complete_work(struct work_struct *w)
 	if (dio->op == REQ_OP_READ) {
 		if (dio->saved_bip)
 			r = itg_payload_tags(dio, dio->saved_bip, false);
-		else if (ic->hash && ic->mode != 'R')
+		else if (itg_has_hash(ic) && ic->mode != 'R')
 			r = itg_verify_hash_tags(dio, bio);
 	} else if (dio->fua) {
 		itg_flush_meta(ic);
@@ -299,12 +301,13 @@ out:
 
 static void itg_data_endio(struct bio *bio)
 {
-	struct itg_io *dio = dm_per_bio_data(bio, sizeof(struct itg_io));
+	struct itg_io *dio = bio->bi_private;
 
 	if (bio->bi_status && !dio->status)
 		dio->status = bio->bi_status;
 	bio->bi_iter = dio->saved_iter;
 	bio->bi_end_io = dio->saved_end_io;
+	bio->bi_private = dio->saved_private;
 	bio->bi_bdev = dio->saved_bdev;
 	bio->bi_flags = dio->saved_flags;
 	dmx_bio_attach_integrity(bio, dio->saved_bip);
@@ -320,11 +323,14 @@ static void itg_submit_data(struct itg_io *dio)
 
 	dio->saved_iter = bio->bi_iter;
 	dio->saved_end_io = bio->bi_end_io;
+	dio->saved_private = bio->bi_private;
 	dio->saved_bdev = bio->bi_bdev;
 	dio->saved_flags = bio->bi_flags;
 	dio->saved_bip = dmx_bio_detach_integrity(bio);
 
 	bio->bi_end_io = itg_data_endio;
+	/* The per-bio data size depends on the table: find dio this way. */
+	bio->bi_private = dio;
 	bio_set_dev(bio, ic->dev->bdev);
 	bio->bi_iter.bi_sector = itg_data_sector(ic, dio->range.sector);
 	submit_bio_noacct(bio);
@@ -346,7 +352,7 @@ static void itg_io_work(struct work_struct *w)
 	if (r)
 		goto fail;
 	if (dio->op == REQ_OP_WRITE) {
-		if (ic->hash)
+		if (itg_has_hash(ic))
 			r = itg_write_hash_tags(dio, bio);
 		else if (bip)
 			r = itg_payload_tags(dio, bip, true);
@@ -385,7 +391,7 @@ static void itg_flush_work(struct work_struct *w)
 int itg_map(struct dm_target *ti, struct bio *bio)
 {
 	struct itg_c *ic = ti->private;
-	struct itg_io *dio = dm_per_bio_data(bio, sizeof(struct itg_io));
+	struct itg_io *dio = dm_per_bio_data(bio, ic->per_io_size);
 	struct bio_integrity_payload *bip = bio_integrity(bio);
 	sector_t logical = dm_target_offset(ti, bio->bi_iter.bi_sector);
 
@@ -432,7 +438,7 @@ int itg_map(struct dm_target *ti, struct bio *bio)
 		dio->fua = ic->mode != 'J';
 	}
 
-	if (ic->hash) {
+	if (itg_has_hash(ic)) {
 		if (bip) {
 			DMERR_LIMIT("Unexpected integrity data when using internal hash");
 			return DM_MAPIO_KILL;

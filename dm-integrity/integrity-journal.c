@@ -236,6 +236,7 @@ int itg_journal_write_bio(struct itg_io *dio, struct bio *bio)
 {
 	struct itg_c *ic = dio->ic;
 	struct bio_integrity_payload *bip = bio_integrity(bio);
+	struct itg_hreq *hr = ic->hash.ahash ? itg_io_hreq(dio) : NULL;
 	unsigned int bsize = ic->sectors_per_block << SECTOR_SHIFT;
 	sector_t sector = dio->range.sector;
 	struct bvec_iter bip_it = {};
@@ -272,8 +273,9 @@ int itg_journal_write_bio(struct itg_io *dio, struct bio *bio)
 			for (s = 0; s < ic->sectors_per_block; s++)
 				memcpy(je + 8 + 8 * s,
 				       jd + (s << SECTOR_SHIFT) + ITG_JOURNAL_SECTOR_DATA, 8);
-			if (ic->hash)
-				itg_compute_tag(ic, sector, mem + pos, itg_entry_tag(ic, je));
+			if (itg_has_hash(ic))
+				itg_tag_page(ic, hr, sector, bv.bv_page,
+					     bv.bv_offset + pos, itg_entry_tag(ic, je));
 			else if (bip)
 				itg_bip_take(bip, &bip_it, itg_entry_tag(ic, je), ic->tag_size);
 			put_unaligned_le64(sector, je);
@@ -370,8 +372,8 @@ static void itg_journal_apply(struct itg_c *ic, u8 *journal, unsigned int first,
 			for (s = 0; s < ic->sectors_per_block; s++)
 				memcpy(jd + (s << SECTOR_SHIFT) + ITG_JOURNAL_SECTOR_DATA,
 				       je + 8 + 8 * s, 8);
-			if (ic->hash) {
-				itg_compute_tag(ic, sector, jd, tag);
+			if (itg_has_hash(ic)) {
+				itg_tag_buf(ic, ic->replay_hr, sector, jd, tag);
 				if (crypto_memneq(tag, itg_entry_tag(ic, je), ic->tag_size)) {
 					atomic64_inc(&ic->mismatches);
 					itg_error(ic, "tag mismatch when replaying journal",

@@ -72,9 +72,10 @@ void itg_recalc_work(struct work_struct *w)
 		if (!r) {
 			blocks = n >> ic->log2_spb;
 			for (i = 0; i < blocks; i++)
-				itg_compute_tag(ic, pos + ((sector_t)i << ic->log2_spb),
-						buf + (size_t)i * bsize,
-						tags + i * ic->tag_size);
+				itg_tag_buf(ic, ic->recalc_hr,
+					    pos + ((sector_t)i << ic->log2_spb),
+					    buf + (size_t)i * bsize,
+					    tags + i * ic->tag_size);
 			r = itg_tags_rw(ic, itg_tag_byte(ic, pos), tags,
 					blocks * ic->tag_size, true);
 		}

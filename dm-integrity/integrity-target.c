@@ -13,7 +13,7 @@
 #include "dm-integrity.h"
 
 #define ITG_VERSION_MAJOR	1
-#define ITG_VERSION_MINOR	13
+#define ITG_VERSION_MINOR	14
 #define ITG_VERSION_PATCH	0
 
 void itg_error(struct itg_c *ic, const char *what, int err)
@@ -210,8 +210,9 @@ static void itg_dtr(struct dm_target *ti)
 		dm_bufio_client_destroy(ic->bufio);
 	if (ic->io)
 		dm_io_client_destroy(ic->io);
-	if (ic->hash)
-		crypto_free_shash(ic->hash);
+	itg_hreq_free(ic->recalc_hr);
+	itg_hreq_free(ic->replay_hr);
+	itg_hash_free(ic);
 	kfree(ic->sb);
 	if (ic->dev)
 		dm_put_device(ti, ic->dev);
@@ -316,7 +317,6 @@ static int itg_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		return -ENOMEM;
 	}
 	ti->private = ic;
-	ti->per_io_data_size = sizeof(struct itg_io);
 	ic->ti = ti;
 	atomic64_set(&ic->mismatches, 0);
 	ic->sectors_per_block = 1;
@@ -371,9 +371,21 @@ static int itg_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	r = itg_jmac_setup(ic, (const char **)&ti->error);
 	if (r)
 		goto bad;
+	ic->per_io_size = itg_hash_per_io_size(ic);
+	ti->per_io_data_size = ic->per_io_size;
+	if (ic->hash.ahash) {
+		/* Recalculation hashes under a range lock: allocate now. */
+		ic->recalc_hr = itg_hreq_alloc(ic);
+		ic->replay_hr = itg_hreq_alloc(ic);
+		if (!ic->recalc_hr || !ic->replay_hr) {
+			r = -ENOMEM;
+			ti->error = "Cannot allocate hash requests";
+			goto bad;
+		}
+	}
 	r = -EINVAL;
 	if (!ic->tag_size) {
-		if (!ic->hash) {
+		if (!itg_has_hash(ic)) {
 			ti->error = "Unknown tag size";
 			goto bad;
 		}
@@ -384,11 +396,11 @@ static int itg_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		goto bad;
 	}
 	ic->log2_tag_size = is_power_of_2(ic->tag_size) ? __ffs(ic->tag_size) : -1;
-	if (ic->mode == 'B' && !ic->hash) {
+	if (ic->mode == 'B' && !itg_has_hash(ic)) {
 		ti->error = "Bitmap mode can be only used with internal hash";
 		goto bad;
 	}
-	if (ic->discard && !ic->hash) {
+	if (ic->discard && !itg_has_hash(ic)) {
 		ti->error = "Discard can be only used with internal hash";
 		goto bad;
 	}
@@ -448,7 +460,7 @@ static int itg_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		ic->sb->flags |= cpu_to_le32(ITG_SB_RECALCULATING);
 		ic->sb->recalc_sector = 0;
 	}
-	if (ic->hash) {
+	if (itg_has_hash(ic)) {
 		ic->recalc_wq = alloc_workqueue("dm-integrity-recalc",
 						WQ_MEM_RECLAIM, 1);
 		if (!ic->recalc_wq) {
@@ -704,6 +716,20 @@ static void itg_status(struct dm_target *ti, status_type_t type,
 	}
 }
 
+/* "hash_info" tells which crypto implementation computes the tags. */
+static int itg_message(struct dm_target *ti, unsigned int argc, char **argv,
+		       char *result, unsigned int maxlen)
+{
+	struct itg_c *ic = ti->private;
+
+	if (argc == 1 && !strcasecmp(argv[0], "hash_info")) {
+		itg_hash_info(ic, result, maxlen);
+		return 1;
+	}
+	DMWARN("Unrecognised message received");
+	return -EINVAL;
+}
+
 static int itg_iterate_devices(struct dm_target *ti,
 			       iterate_devices_callout_fn fn, void *data)
 {
@@ -727,7 +753,7 @@ static void itg_io_hints(struct dm_target *ti, struct queue_limits *limits)
 		limits->dma_alignment = bs - 1;
 		limits->discard_granularity = bs;
 	}
-	if (ic->hash && (ic->mode == 'D' || ic->mode == 'B'))
+	if (itg_has_hash(ic) && (ic->mode == 'D' || ic->mode == 'B'))
 		dmx_set_stable_writes(limits);
 	itg_profile_limits(ic, limits);
 }
@@ -744,6 +770,7 @@ static struct target_type integrity_target = {
 	.postsuspend		= itg_postsuspend,
 	.resume			= itg_resume,
 	.status			= itg_status,
+	.message		= itg_message,
 	.iterate_devices	= itg_iterate_devices,
 	.io_hints		= itg_io_hints,
 };

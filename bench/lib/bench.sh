@@ -216,11 +216,14 @@ _bench_down_to() {
 	return $rc
 }
 
-# Load dm-integrity implementation $1 (kernel or ours) in place of the other.
+# Load dm-integrity implementation $1 (kernel, ours, or ours:PARAMS: ours
+# loaded with module parameters PARAMS) in place of the other.
 _bench_use_impl() {
+	local impl=${1%%:*} params=""
 	[ -n "$1" ] || return 0
+	[ "$impl" = "$1" ] || params=${1#*:}
 	echo "== dm-integrity: $1"
-	DMT_TARGET_IMPL=$1 _use_integrity_impl "$1"
+	DMT_INTEGRITY_PARAMS=$params DMT_TARGET_IMPL=$impl _use_integrity_impl "$impl"
 }
 
 # One fio run of round $1 over the stacks in _BENCH_RUN, into $2 (JSON).

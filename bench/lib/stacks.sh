@@ -1,8 +1,8 @@
 # shellcheck shell=bash
 # shellcheck disable=SC2034 # STACK_DEV is read by bench/lib/bench.sh
 # The stacks the bench can measure.  Sourced by bench/run on the host (only
-# to list and check names; nothing here runs there) and by the bench case in
-# the guest.
+# to list and check names and to ask "desc" and "impl"; nothing else runs
+# there) and by the bench case in the guest.
 #
 # A stack NAME is ONE function, stack_NAME, where each '-' of NAME is written
 # '_' (stack "kernel-J" is stack_kernel_J; so stack names use '-', never '_').
@@ -17,10 +17,12 @@
 #                           partial "up" and when nothing is up.
 #   stack_NAME impl         print which dm-integrity must be loaded while the
 #                           stack is up: "kernel" or "ours" (this project's
-#                           dm-integrity.ko); print nothing if it needs none.
-#                           Both register the target "integrity", so they
-#                           are never up together: the runner measures
-#                           the stacks of each in turn, every round.
+#                           dm-integrity.ko), or "ours:PARAMS" (ours loaded
+#                           with module parameters PARAMS, a load of its
+#                           own); print nothing if it needs none.  All
+#                           register the target "integrity", so two are
+#                           never up together: the runner measures the
+#                           stacks of each load in turn, every round.
 # The runner (bench/lib/bench.sh) does the rest: it makes and removes
 # BASEDEV, fills the first $BENCH_REGION_MIB MiB of STACK_DEV before the jobs
 # (so reads never hit unwritten blocks), and before each job suspends and
@@ -50,15 +52,26 @@ BENCH_INTEGRITY_BLOCK=4096
 
 _integrity_stack() {
 	# $1 implementation kernel|ours, $2 mode J|B|D, $3 action, $4 base device
-	local impl=$1 mode=$2 action=$3 dev=${4:-} name=bench-$1-int-$2 opts=() table who
+	_integrity_stack_hash "$1" "$2" "$BENCH_INTEGRITY_HASH" "" "$3" "${4:-}"
+}
+
+# _integrity_stack_hash IMPL MODE HASH IFACE ACTION [DEV]: as _integrity_stack
+# with hash HASH and, for ours, the module loaded with hash_interface=IFACE
+# ("" for the default): its "impl" is then "ours:hash_interface=IFACE", a
+# load of its own (bench.sh measures each load's stacks in turn).
+_integrity_stack_hash() {
+	local impl=$1 mode=$2 hash=$3 iface=$4 action=$5 dev=${6:-} opts=() table who info
+	local name=bench-$1-int-$2
+	[ "$hash" = "$BENCH_INTEGRITY_HASH" ] || name+=-$hash
+	name+=${iface:+-$iface}
 	case $impl in
 	kernel) who="in-kernel dm-integrity" ;;
-	*) who="our dm-integrity.ko" ;;
+	*) who="our dm-integrity.ko${iface:+ (hash_interface=$iface)}" ;;
 	esac
 	case $action in
-	impl) echo "$impl" ;;
+	impl) echo "$impl${iface:+:hash_interface=$iface}" ;;
 	desc)
-		echo "$who, mode $mode, $BENCH_INTEGRITY_HASH, ${BENCH_INTEGRITY_BLOCK}-byte blocks (integritysetup)"
+		echo "$who, mode $mode, $hash, ${BENCH_INTEGRITY_BLOCK}-byte blocks (integritysetup)"
 		;;
 	up)
 		# The runner loaded the implementation; make sure it did.
@@ -71,7 +84,7 @@ _integrity_stack() {
 			return 1
 		fi
 		integritysetup format -q --batch-mode --no-wipe \
-			--integrity "$BENCH_INTEGRITY_HASH" \
+			--integrity "$hash" \
 			--sector-size "$BENCH_INTEGRITY_BLOCK" "$dev" || return 1
 		case $mode in
 		J) ;;
@@ -79,12 +92,21 @@ _integrity_stack() {
 		D) opts=(--integrity-no-journal) ;;
 		*) echo "unknown dm-integrity mode $mode" >&2; return 1 ;;
 		esac
-		integritysetup open --integrity "$BENCH_INTEGRITY_HASH" "${opts[@]}" \
+		integritysetup open --integrity "$hash" "${opts[@]}" \
 			"$dev" "$name" || return 1
 		# Make sure the kernel runs what the column claims.
 		table=$(dmsetup table "$name") || return 1
 		echo "table: $table"
-		_bench_check_integrity_table "$table" "$mode" || return 1
+		_bench_check_integrity_table "$table" "$mode" "$hash" || return 1
+		if [ "$impl" = ours ]; then
+			info=$(dmsetup message "$name" 0 hash_info) || return 1
+			echo "hash_info: $info"
+			case "$iface: $info" in
+			": "* | "shash: interface=shash "* | "ahash: interface=ahash "* | \
+				"cryptd: interface=ahash driver=cryptd("*) ;;
+			*) echo "hash_interface=$iface, but hash_info says: $info" >&2; return 1 ;;
+			esac
+		fi
 		STACK_DEV=/dev/mapper/$name
 		;;
 	down)
@@ -93,17 +115,18 @@ _integrity_stack() {
 	esac
 }
 
-# Check an integrity table line: target, mode letter, hash and block size.
+# Check an integrity table line: target, mode letter, hash (default
+# $BENCH_INTEGRITY_HASH) and block size.
 _bench_check_integrity_table() {
-	local table=$1 mode=$2 f
+	local table=$1 mode=$2 hash=${3:-$BENCH_INTEGRITY_HASH} f
 	read -r -a f <<<"$table"
 	if [ "${f[2]:-}" != integrity ] || [ "${f[6]:-}" != "$mode" ]; then
 		echo "expected an integrity target in mode $mode, got: $table" >&2
 		return 1
 	fi
 	case " $table " in
-	*" internal_hash:$BENCH_INTEGRITY_HASH "* | *" internal_hash:$BENCH_INTEGRITY_HASH:"*) ;;
-	*) echo "table lacks internal_hash:$BENCH_INTEGRITY_HASH: $table" >&2; return 1 ;;
+	*" internal_hash:$hash "* | *" internal_hash:$hash:"*) ;;
+	*) echo "table lacks internal_hash:$hash: $table" >&2; return 1 ;;
 	esac
 	case " $table " in
 	*" block_size:$BENCH_INTEGRITY_BLOCK "*) ;;
@@ -117,6 +140,28 @@ stack_kernel_D() { _integrity_stack kernel D "$@"; }
 stack_ours_J() { _integrity_stack ours J "$@"; }
 stack_ours_B() { _integrity_stack ours B "$@"; }
 stack_ours_D() { _integrity_stack ours D "$@"; }
+
+# Ours through the other crypto interface, for shash vs ahash in one boot:
+# -ahash forces crypto_ahash (same driver), -cryptd an asynchronous cryptd
+# wrapper of it; -sha256 variants use sha256 instead of crc32c.
+stack_ours_J_ahash() { _integrity_stack_hash ours J crc32c ahash "$@"; }
+stack_ours_B_ahash() { _integrity_stack_hash ours B crc32c ahash "$@"; }
+stack_ours_D_ahash() { _integrity_stack_hash ours D crc32c ahash "$@"; }
+stack_ours_J_cryptd() { _integrity_stack_hash ours J crc32c cryptd "$@"; }
+stack_ours_B_cryptd() { _integrity_stack_hash ours B crc32c cryptd "$@"; }
+stack_ours_D_cryptd() { _integrity_stack_hash ours D crc32c cryptd "$@"; }
+stack_kernel_J_sha256() { _integrity_stack_hash kernel J sha256 "" "$@"; }
+stack_kernel_B_sha256() { _integrity_stack_hash kernel B sha256 "" "$@"; }
+stack_kernel_D_sha256() { _integrity_stack_hash kernel D sha256 "" "$@"; }
+stack_ours_J_sha256() { _integrity_stack_hash ours J sha256 "" "$@"; }
+stack_ours_B_sha256() { _integrity_stack_hash ours B sha256 "" "$@"; }
+stack_ours_D_sha256() { _integrity_stack_hash ours D sha256 "" "$@"; }
+stack_ours_J_sha256_ahash() { _integrity_stack_hash ours J sha256 ahash "$@"; }
+stack_ours_B_sha256_ahash() { _integrity_stack_hash ours B sha256 ahash "$@"; }
+stack_ours_D_sha256_ahash() { _integrity_stack_hash ours D sha256 ahash "$@"; }
+stack_ours_J_sha256_cryptd() { _integrity_stack_hash ours J sha256 cryptd "$@"; }
+stack_ours_B_sha256_cryptd() { _integrity_stack_hash ours B sha256 cryptd "$@"; }
+stack_ours_D_sha256_cryptd() { _integrity_stack_hash ours D sha256 cryptd "$@"; }
 
 # --- ext4 + fscrypt -o inlinecrypt (base device bce, test kernel) --------------------
 # fio works on a file in an encrypted directory (AES-256-XTS, v2 policy) of

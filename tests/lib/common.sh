@@ -150,6 +150,16 @@ _have_kernel_config() {
 # cannot load the module asked for).  _use_integrity_impl kernel|ours loads
 # the one named instead of DMT_TARGET_IMPL's (tests/lib/integrity.sh
 # switches with it inside one guest boot; no integrity device may be open).
+# DMT_INTEGRITY_PARAMS: module parameters for ours ("name=value ...", e.g.
+# hash_interface=cryptd; tests/run -x DMT_INTEGRITY_PARAMS=...); ours is
+# reloaded when it was loaded with other ones.
+
+# What ours was last loaded with (the guest's /tmp is its own tmpfs).
+_integrity_params_file=/tmp/.dmt-integrity-params
+
+_integrity_loaded_params() {
+	cat "$_integrity_params_file" 2>/dev/null || true
+}
 
 # Loaded dm_integrity is this project's (out-of-tree taint "O").
 _integrity_is_ours() {
@@ -173,17 +183,26 @@ _have_integrity_impl() {
 }
 
 _use_integrity_impl() {
-	local impl=${1:-${DMT_TARGET_IMPL:-kernel}} ko dep
+	local impl=${1:-${DMT_TARGET_IMPL:-kernel}} ko dep params=""
 	case $impl in
 	kernel)
 		if _integrity_is_ours; then
 			rmmod dm_integrity || { fail "cannot unload our dm_integrity to use the kernel's"; return 1; }
+			rm -f "$_integrity_params_file"
 		fi
 		modprobe dm-integrity || { fail "modprobe dm-integrity failed"; return 1; }
 		;;
 	ours)
 		ko=$(_our_module_path dm-integrity)
 		[ -n "$ko" ] || { fail "our dm-integrity.ko is not built yet"; return 1; }
+		params=${DMT_INTEGRITY_PARAMS:-}
+		if _integrity_is_ours && [ "$(_integrity_loaded_params)" != "$params" ]; then
+			rmmod dm_integrity || {
+				fail "cannot reload our dm_integrity with parameters '$params' (in use?)"
+				return 1
+			}
+			rm -f "$_integrity_params_file"
+		fi
 		if ! _integrity_is_ours; then
 			_integrity_is_builtin && {
 				fail "dm-integrity is built into $(uname -r); cannot load ours"
@@ -196,7 +215,9 @@ _use_integrity_impl() {
 			for dep in $(modinfo -F depends "$ko" | tr ',' ' '); do
 				modprobe "$dep" || { fail "modprobe $dep (needed by $ko) failed"; return 1; }
 			done
-			insmod "$ko" || { fail "insmod $ko failed"; return 1; }
+			# shellcheck disable=SC2086 # one word per parameter
+			insmod "$ko" $params || { fail "insmod $ko $params failed"; return 1; }
+			echo "$params" >"$_integrity_params_file"
 		fi
 		;;
 	*)
@@ -204,5 +225,5 @@ _use_integrity_impl() {
 		return 1
 		;;
 	esac
-	echo "dm-integrity under test ($impl${ko:+, $ko}): $(dmsetup targets | awk '$1 == "integrity" { print $2 }')"
+	echo "dm-integrity under test ($impl${ko:+, $ko}${params:+ $params}): $(dmsetup targets | awk '$1 == "integrity" { print $2 }')"
 }

@@ -19,7 +19,7 @@ itg_switch() {
 	local v
 	v=$(dmsetup targets | awk '$1 == "integrity" { print $2 }')
 	if [ "$1" = ours ]; then
-		_integrity_is_ours && [ "$v" = v1.13.0 ] ||
+		_integrity_is_ours && [ "$v" = v1.14.0 ] ||
 			fail "ours not loaded (integrity $v)" || return 1
 	else
 		! _integrity_is_ours || fail "the in-kernel target is not loaded" || return 1
