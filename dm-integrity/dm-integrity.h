@@ -184,15 +184,32 @@ struct itg_c {
 	unsigned int jivsize;
 	struct mutex jcrypt_lock;	/* jreq, jsg, jiv */
 
-	/* Journal (J mode): one section is built and committed at a time. */
-	struct mutex journal_lock;
-	unsigned int jsec;		/* next section to write */
+	/*
+	 * Journal (J mode).  A write is copied into the open section and
+	 * completes (a FUA write once it is committed); its blocks stay locked
+	 * by a journal range until they are in place.  A commit (section full,
+	 * flush, FUA, commit timer, or a bio waiting on a journal range) takes
+	 * the open section, writes it to the journal ring, then its data and
+	 * tags in place, while writers fill the next one.
+	 */
+	struct mutex journal_lock;	/* the open section */
+	u8 *jbuf;			/* its entries and data as written */
+	unsigned int jused;		/* its entries in use */
+	struct itg_range *jranges;	/* the blocks it holds */
+	unsigned int jnranges;
+	u64 jopen_gen;			/* its generation (changes under both) */
+	struct mutex commit_lock;	/* the section being committed */
+	u8 *jbuf_commit;
+	unsigned int jused_commit;
+	struct itg_range *jranges_commit;
+	unsigned int jnranges_commit;
+	u8 *jseal;			/* its on-disk form: commit ids, sealed */
+	unsigned int jsec;		/* next section of the ring to write */
 	u8 jseq;			/* its commit sequence */
-	u8 *jbuf;			/* one section */
 	unsigned int unflushed_sections;
 	bool wrote_to_journal;
 	bool journal_uptodate;
-	atomic_t inplace_inflight;	/* journalled writes not yet in place */
+	atomic_t inplace_inflight;	/* B mode: writes not yet in place */
 	wait_queue_head_t inplace_wait;
 
 	/* Bitmap (B mode): dirty regions, kept in the journal area. */
@@ -226,14 +243,16 @@ struct itg_range {
 	unsigned int n_sectors;
 	bool write;
 	bool locked;
+	bool journal;		/* held by the journal until in place */
+	bool tags;		/* journal: the entries carry tags to write */
 };
 
 struct itg_io {
 	struct itg_c *ic;
 	struct work_struct work;
 	struct itg_range range;
-	bool fua;
-	bool journalled;
+	bool fua;		/* J mode: complete once committed */
+	bool journalled;	/* B mode: counted in inplace_inflight */
 	enum req_op op;
 	blk_status_t status;
 	/* What is changed while the bio is down at the data device. */
@@ -328,6 +347,7 @@ int itg_journal_area_io(struct itg_c *ic, blk_opf_t opf, sector_t sector,
 int itg_journal_alloc(struct itg_c *ic);
 void itg_journal_free(struct itg_c *ic);
 int itg_journal_write_bio(struct itg_io *dio, struct bio *bio);
+int itg_journal_commit_open(struct itg_c *ic);
 void itg_journal_inplace_done(struct itg_c *ic);
 void itg_journal_suspend(struct itg_c *ic);
 void itg_journal_replay(struct itg_c *ic);

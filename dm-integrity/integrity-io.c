@@ -29,19 +29,23 @@ static bool itg_ranges_conflict(struct itg_range *a, struct itg_range *b)
 
 static bool itg_try_lock(struct itg_c *ic, struct itg_range *r)
 {
+	bool ok = true, journal = false;
 	struct itg_range *o;
-	bool ok = true;
 
 	spin_lock(&ic->range_lock);
 	list_for_each_entry(o, &ic->ranges, entry) {
 		if (itg_ranges_conflict(o, r)) {
 			ok = false;
+			journal = o->journal;
 			break;
 		}
 	}
 	if (ok)
 		list_add_tail(&r->entry, &ic->ranges);
 	spin_unlock(&ic->range_lock);
+	/* Blocks waiting in the journal: commit now rather than on the timer. */
+	if (journal && !READ_ONCE(ic->suspending))
+		mod_delayed_work(ic->end_wq, &ic->commit_work, 0);
 	return ok;
 }
 
@@ -345,12 +349,15 @@ static void itg_io_work(struct work_struct *w)
 	int r = 0;
 
 	itg_range_lock(ic, &dio->range);
-	if (dio->op == REQ_OP_WRITE && ic->mode == 'J')
+	if (dio->op == REQ_OP_WRITE && ic->mode == 'J') {
+		/* The journal writes it in place later. */
 		r = itg_journal_write_bio(dio, bio);
-	else if (dio->op != REQ_OP_READ && ic->mode == 'B')
+		goto end;
+	}
+	if (dio->op != REQ_OP_READ && ic->mode == 'B')
 		r = itg_bitmap_mark(dio);
 	if (r)
-		goto fail;
+		goto end;
 	if (dio->op == REQ_OP_WRITE) {
 		if (itg_has_hash(ic))
 			r = itg_write_hash_tags(dio, bio);
@@ -363,10 +370,10 @@ static void itg_io_work(struct work_struct *w)
 			r = dm_bufio_write_dirty_buffers(ic->bufio);
 	}
 	if (r)
-		goto fail;
+		goto end;
 	itg_submit_data(dio);
 	return;
-fail:
+end:
 	dio->status = errno_to_blk_status(r);
 	itg_end_bio(dio);
 }
@@ -378,6 +385,9 @@ static void itg_flush_work(struct work_struct *w)
 	struct itg_c *ic = dio->ic;
 	struct bio *bio = itg_io_bio(dio);
 
+	/* What writes completed so far is in the journal's open section. */
+	if (ic->mode == 'J')
+		itg_journal_commit_open(ic);
 	itg_flush_meta(ic);
 	if (bio_sectors(bio)) {
 		bio->bi_opf &= ~REQ_PREFLUSH;
@@ -434,8 +444,8 @@ int itg_map(struct dm_target *ti, struct bio *bio)
 	if (dio->op == REQ_OP_WRITE && (bio->bi_opf & REQ_FUA)) {
 		/* The tags need a flush after the data anyway. */
 		bio->bi_opf &= ~REQ_FUA;
-		/* In J mode the journal commit already is durable. */
-		dio->fua = ic->mode != 'J';
+		/* In J mode the bio waits for its journal commit instead. */
+		dio->fua = true;
 	}
 
 	if (itg_has_hash(ic)) {
@@ -464,6 +474,8 @@ static void itg_commit_work(struct work_struct *w)
 					commit_work);
 	int r;
 
+	if (ic->mode == 'J')
+		itg_journal_commit_open(ic);
 	r = dm_bufio_write_dirty_buffers(ic->bufio);
 	if (r)
 		itg_error(ic, "writing tags", r);

@@ -8,6 +8,12 @@
  * section starts with 8 metadata sectors of entries; entry n lives in
  * metadata sector n % 8, slot n / 8.  An unused entry has its sector's
  * high word set to 0xffffffff.
+ *
+ * A write is copied into the open section in memory and completes; its
+ * blocks stay locked by journal ranges until a commit has written the
+ * section to the ring (FUA) and then its data and tags in place, so a read
+ * never needs to look into the journal: it waits for the commit it
+ * triggers.  Writers fill the next section while one is being committed.
  */
 #include <linux/blk-integrity.h>
 #include <linux/highmem.h>
@@ -135,32 +141,69 @@ static bool itg_entry_unused(u8 *entry)
 	return get_unaligned_le32(entry + 4) == ITG_ENTRY_UNUSED_HI;
 }
 
+/* Open an empty section in ic->jbuf. */
+static void itg_journal_begin(struct itg_c *ic)
+{
+	unsigned int n;
+
+	memset(ic->jbuf, 0, (size_t)ic->journal_section_sectors << SECTOR_SHIFT);
+	for (n = 0; n < ic->journal_section_entries; n++)
+		put_unaligned_le32(ITG_ENTRY_UNUSED_HI, itg_entry(ic, ic->jbuf, n) + 4);
+	ic->jused = 0;
+	ic->jnranges = 0;
+}
+
 int itg_journal_alloc(struct itg_c *ic)
 {
+	size_t len = (size_t)ic->journal_section_sectors << SECTOR_SHIFT;
 	unsigned int k;
 
 	for (k = 0; k < ITG_N_COMMIT_IDS; k++)
 		ic->commit_ids[k] = cpu_to_le64(itg_commit_id_base[k]);
 	mutex_init(&ic->jcrypt_lock);
 	mutex_init(&ic->journal_lock);
+	mutex_init(&ic->commit_lock);
 	atomic_set(&ic->inplace_inflight, 0);
 	init_waitqueue_head(&ic->inplace_wait);
 	if (ic->mode != 'J')
 		return 0;
-	ic->jbuf = vmalloc((size_t)ic->journal_section_sectors << SECTOR_SHIFT);
-	return ic->jbuf ? 0 : -ENOMEM;
+	ic->jbuf = vmalloc(len);
+	ic->jbuf_commit = vmalloc(len);
+	ic->jseal = vmalloc(len);
+	ic->jranges = kvcalloc(ic->journal_section_entries, sizeof(*ic->jranges),
+			       GFP_KERNEL);
+	ic->jranges_commit = kvcalloc(ic->journal_section_entries,
+				      sizeof(*ic->jranges_commit), GFP_KERNEL);
+	if (!ic->jbuf || !ic->jbuf_commit || !ic->jseal || !ic->jranges ||
+	    !ic->jranges_commit)
+		return -ENOMEM;
+	itg_journal_begin(ic);
+	return 0;
 }
 
 void itg_journal_free(struct itg_c *ic)
 {
 	vfree(ic->jbuf);
 	ic->jbuf = NULL;
+	vfree(ic->jbuf_commit);
+	ic->jbuf_commit = NULL;
+	vfree(ic->jseal);
+	ic->jseal = NULL;
+	kvfree(ic->jranges);
+	ic->jranges = NULL;
+	kvfree(ic->jranges_commit);
+	ic->jranges_commit = NULL;
 }
 
-/* Make every journalled write durable in place. */
+/* Make every write that is in place durable there. */
 static void itg_journal_flush_inplace(struct itg_c *ic)
 {
-	itg_flush_inplace(ic);
+	int r;
+
+	itg_flush_meta(ic);
+	r = blkdev_issue_flush(ic->dev->bdev);
+	if (r)
+		itg_error(ic, "flushing data device", r);
 	ic->unflushed_sections = 0;
 }
 
@@ -170,27 +213,29 @@ void itg_journal_inplace_done(struct itg_c *ic)
 		wake_up_all(&ic->inplace_wait);
 }
 
-/* Commit the section being built in ic->jbuf. */
-static int itg_journal_commit(struct itg_c *ic)
+/* Write the section in ic->jbuf_commit as the next one of the ring. */
+static int itg_journal_write_section(struct itg_c *ic)
 {
+	size_t len = (size_t)ic->journal_section_sectors << SECTOR_SHIFT;
 	unsigned int j;
 	int r;
 
 	/*
 	 * The section about to be overwritten was committed a whole ring ago:
-	 * its writes must be on disk in place first.
+	 * its writes, in place since, must be durable there first.
 	 */
 	if (ic->unflushed_sections >= ic->journal_sections)
 		itg_journal_flush_inplace(ic);
+	/* The data keeps its sector tails for the writes in place. */
+	memcpy(ic->jseal, ic->jbuf_commit, len);
 	for (j = 0; j < ic->journal_section_sectors; j++)
-		*(__le64 *)(ic->jbuf + (j << SECTOR_SHIFT) + ITG_JOURNAL_SECTOR_DATA) =
+		*(__le64 *)(ic->jseal + (j << SECTOR_SHIFT) + ITG_JOURNAL_SECTOR_DATA) =
 			itg_commit_id(ic, ic->jsec, j, ic->jseq);
-	/* The section is rebuilt from scratch after this: seal it in place. */
-	r = itg_journal_seal(ic, ic->jbuf, ic->jsec, 1);
+	r = itg_journal_seal(ic, ic->jseal, ic->jsec, 1);
 	if (r)
 		return r;
 	r = itg_journal_io(ic, REQ_OP_WRITE | REQ_FUA | REQ_SYNC, ic->jsec, 1,
-			   ic->jbuf);
+			   ic->jseal);
 	if (r)
 		return r;
 	ic->wrote_to_journal = true;
@@ -202,13 +247,137 @@ static int itg_journal_commit(struct itg_c *ic)
 	return 0;
 }
 
-static void itg_journal_begin(struct itg_c *ic)
+/*
+ * The committed section's blocks in place.  Each journal range is a run of
+ * consecutive blocks whose entries are consecutive in the section, so its
+ * data goes down in as few writes as the interleaving allows.
+ */
+static int itg_journal_write_inplace(struct itg_c *ic)
 {
-	unsigned int n;
+	struct dm_io_request req = {
+		.bi_opf = REQ_OP_WRITE,
+		.mem.type = DM_IO_VMA,
+		.client = ic->io,
+	};
+	struct dm_io_region where = { .bdev = ic->dev->bdev };
+	unsigned int spb = ic->sectors_per_block;
+	unsigned int i, entry = 0;
+	int r;
 
-	memset(ic->jbuf, 0, (size_t)ic->journal_section_sectors << SECTOR_SHIFT);
-	for (n = 0; n < ic->journal_section_entries; n++)
-		put_unaligned_le32(ITG_ENTRY_UNUSED_HI, itg_entry(ic, ic->jbuf, n) + 4);
+	for (i = 0; i < ic->jnranges_commit; i++) {
+		struct itg_range *jr = &ic->jranges_commit[i];
+		unsigned int n = jr->n_sectors >> ic->log2_spb;
+		unsigned int run = 0, k;
+
+		for (k = 0; k < n; k++) {
+			sector_t sector = jr->sector + (sector_t)k * spb;
+			u8 *je = itg_entry(ic, ic->jbuf_commit, entry + k);
+
+			if (jr->tags) {
+				r = itg_tags_rw(ic, itg_tag_byte(ic, sector),
+						itg_entry_tag(ic, je), ic->tag_size, true);
+				if (r)
+					return r;
+			}
+			if (k + 1 < n && itg_data_sector(ic, sector + spb) ==
+					 itg_data_sector(ic, sector) + spb)
+				continue;
+			/* Blocks run..k are contiguous on the data device. */
+			req.mem.ptr.vma = itg_entry_data(ic, ic->jbuf_commit, entry + run);
+			where.sector = itg_data_sector(ic, jr->sector + (sector_t)run * spb);
+			where.count = (k + 1 - run) * spb;
+			r = dm_io(&req, 1, &where, NULL, IOPRIO_DEFAULT);
+			if (r)
+				return r;
+			run = k + 1;
+		}
+		entry += n;
+	}
+	return 0;
+}
+
+static void itg_journal_release_ranges(struct itg_c *ic)
+{
+	unsigned int i;
+
+	spin_lock(&ic->range_lock);
+	for (i = 0; i < ic->jnranges_commit; i++)
+		list_del(&ic->jranges_commit[i].entry);
+	spin_unlock(&ic->range_lock);
+	ic->jnranges_commit = 0;
+	wake_up_all(&ic->range_wait);
+}
+
+/*
+ * Commit the open section of generation @gen, if that is still the open
+ * one: whoever takes commit_lock first commits every entry added so far.
+ */
+static int itg_journal_commit(struct itg_c *ic, u64 gen)
+{
+	struct itg_range *ranges;
+	int r = 0;
+	u8 *buf;
+
+	mutex_lock(&ic->commit_lock);
+	if (ic->jopen_gen != gen)
+		goto out;
+	mutex_lock(&ic->journal_lock);
+	buf = ic->jbuf;
+	ic->jbuf = ic->jbuf_commit;
+	ic->jbuf_commit = buf;
+	ranges = ic->jranges;
+	ic->jranges = ic->jranges_commit;
+	ic->jranges_commit = ranges;
+	ic->jused_commit = ic->jused;
+	ic->jnranges_commit = ic->jnranges;
+	ic->jopen_gen++;
+	itg_journal_begin(ic);
+	mutex_unlock(&ic->journal_lock);
+
+	if (ic->jused_commit) {
+		r = itg_journal_write_section(ic);
+		if (r)
+			itg_error(ic, "writing journal", r);
+		else
+			r = itg_journal_write_inplace(ic);
+		if (r)
+			itg_error(ic, "copying from journal", r);
+	}
+	/* On an error the device has failed: its reads fail from now on. */
+	itg_journal_release_ranges(ic);
+out:
+	mutex_unlock(&ic->commit_lock);
+	return READ_ONCE(ic->failed) ? -EIO : 0;
+}
+
+/* Commit whatever the open section holds (flush, timer, suspend). */
+int itg_journal_commit_open(struct itg_c *ic)
+{
+	u64 gen;
+
+	mutex_lock(&ic->journal_lock);
+	gen = ic->jopen_gen;
+	mutex_unlock(&ic->journal_lock);
+	return itg_journal_commit(ic, gen);
+}
+
+/*
+ * Room for one more entry in the open section: a full one is committed
+ * first.  Called and returns with journal_lock held.
+ */
+static int itg_journal_make_room(struct itg_c *ic)
+{
+	while (ic->jused == ic->journal_section_entries) {
+		u64 gen = ic->jopen_gen;
+		int r;
+
+		mutex_unlock(&ic->journal_lock);
+		r = itg_journal_commit(ic, gen);
+		mutex_lock(&ic->journal_lock);
+		if (r)
+			return r;
+	}
+	return 0;
 }
 
 /* @len bytes of the integrity payload at @it, copied to @dst. */
@@ -229,8 +398,33 @@ static void itg_bip_take(struct bio_integrity_payload *bip, struct bvec_iter *it
 }
 
 /*
- * Journal the blocks of a write bio: entries and data into whole sections,
- * each written with FUA before the bio goes on to be written in place.
+ * Lock the block at @sector, just added to the open section, by a journal
+ * range: the last one grows if it ends there.  The bio's own range covers
+ * the block until the bio completes, this one until the block is in place.
+ */
+static void itg_journal_lock_block(struct itg_c *ic, sector_t sector, bool tags)
+{
+	struct itg_range *jr = ic->jnranges ? &ic->jranges[ic->jnranges - 1] : NULL;
+
+	spin_lock(&ic->range_lock);
+	if (!jr || jr->sector + jr->n_sectors != sector || jr->tags != tags) {
+		jr = &ic->jranges[ic->jnranges++];
+		jr->sector = sector;
+		jr->n_sectors = 0;
+		jr->write = true;
+		jr->locked = true;
+		jr->journal = true;
+		jr->tags = tags;
+		list_add_tail(&jr->entry, &ic->ranges);
+	}
+	jr->n_sectors += ic->sectors_per_block;
+	spin_unlock(&ic->range_lock);
+}
+
+/*
+ * Journal the blocks of a write bio: entries and data into the open
+ * section.  The bio may complete then, a FUA one once its section is
+ * committed.
  */
 int itg_journal_write_bio(struct itg_io *dio, struct bio *bio)
 {
@@ -238,11 +432,12 @@ int itg_journal_write_bio(struct itg_io *dio, struct bio *bio)
 	struct bio_integrity_payload *bip = bio_integrity(bio);
 	struct itg_hreq *hr = ic->hash.ahash ? itg_io_hreq(dio) : NULL;
 	unsigned int bsize = ic->sectors_per_block << SECTOR_SHIFT;
+	bool tags = itg_has_hash(ic) || bip;
 	sector_t sector = dio->range.sector;
 	struct bvec_iter bip_it = {};
 	struct bvec_iter iter;
 	struct bio_vec bv;
-	unsigned int n = 0;
+	u64 gen;
 	int r = 0;
 
 	/* A failed device (e.g. a journal MAC mismatch) keeps its journal. */
@@ -251,25 +446,21 @@ int itg_journal_write_bio(struct itg_io *dio, struct bio *bio)
 	if (bip)
 		bip_it = bip->bip_iter;
 	mutex_lock(&ic->journal_lock);
-	itg_journal_begin(ic);
 	bio_for_each_segment(bv, bio, iter) {
 		unsigned int pos;
-		u8 *mem = bvec_kmap_local(&bv);
 
 		for (pos = 0; pos + bsize <= bv.bv_len; pos += bsize) {
-			u8 *je, *jd;
+			u8 *mem, *je, *jd;
 			unsigned int s;
 
-			if (n == ic->journal_section_entries) {
-				r = itg_journal_commit(ic);
-				if (r)
-					break;
-				itg_journal_begin(ic);
-				n = 0;
-			}
-			je = itg_entry(ic, ic->jbuf, n);
-			jd = itg_entry_data(ic, ic->jbuf, n);
+			r = itg_journal_make_room(ic);
+			if (r)
+				goto unlock;
+			je = itg_entry(ic, ic->jbuf, ic->jused);
+			jd = itg_entry_data(ic, ic->jbuf, ic->jused);
+			mem = bvec_kmap_local(&bv);
 			memcpy(jd, mem + pos, bsize);
+			kunmap_local(mem);
 			for (s = 0; s < ic->sectors_per_block; s++)
 				memcpy(je + 8 + 8 * s,
 				       jd + (s << SECTOR_SHIFT) + ITG_JOURNAL_SECTOR_DATA, 8);
@@ -279,19 +470,17 @@ int itg_journal_write_bio(struct itg_io *dio, struct bio *bio)
 			else if (bip)
 				itg_bip_take(bip, &bip_it, itg_entry_tag(ic, je), ic->tag_size);
 			put_unaligned_le64(sector, je);
+			itg_journal_lock_block(ic, sector, tags);
+			ic->jused++;
 			sector += ic->sectors_per_block;
-			n++;
 		}
-		kunmap_local(mem);
-		if (r)
-			break;
 	}
-	if (!r && n)
-		r = itg_journal_commit(ic);
-	if (!r) {
-		atomic_inc(&ic->inplace_inflight);
-		dio->journalled = true;
-	}
+	gen = ic->jopen_gen;
+	mutex_unlock(&ic->journal_lock);
+	if (dio->fua)
+		r = itg_journal_commit(ic, gen);
+	return r;
+unlock:
 	mutex_unlock(&ic->journal_lock);
 	return r;
 }
@@ -301,7 +490,8 @@ void itg_journal_suspend(struct itg_c *ic)
 {
 	int r = 0;
 
-	mutex_lock(&ic->journal_lock);
+	itg_journal_commit_open(ic);
+	mutex_lock(&ic->commit_lock);
 	itg_journal_flush_inplace(ic);
 	if (ic->wrote_to_journal) {
 		r = itg_journal_clear(ic, ic->jsec, ic->journal_sections - ic->jsec,
@@ -313,7 +503,7 @@ void itg_journal_suspend(struct itg_c *ic)
 		ic->wrote_to_journal = false;
 	}
 	ic->journal_uptodate = true;
-	mutex_unlock(&ic->journal_lock);
+	mutex_unlock(&ic->commit_lock);
 }
 
 static int itg_find_seq(struct itg_c *ic, unsigned int section,
