@@ -238,13 +238,14 @@ struct itg_c {
 	 * per block.  Each bio's tuples are in a page from inline_pool; a read
 	 * whose tags do not match is read again, block by block, into a
 	 * recheck_pool buffer (tuple page, then data page) with a bio from
-	 * recheck_bs.
+	 * recheck_bs.  Recalculation writes with bios from recalc_bs.
 	 */
 	unsigned int tuple_size;
 	unsigned int inline_max_sectors;	/* the tuples of a bio fit a page */
 	mempool_t inline_pool;
 	mempool_t recheck_pool;
 	struct bio_set recheck_bs;
+	struct bio_set recalc_bs;		/* writes of the recalculation */
 
 	atomic64_t mismatches;
 	int failed;
@@ -360,6 +361,7 @@ void itg_range_unlock(struct itg_c *ic, struct itg_range *r);
 int itg_inline_setup(struct itg_c *ic, const char **error);
 void itg_inline_free(struct itg_c *ic);
 int itg_inline_map(struct itg_io *dio, struct bio *bio);
+void itg_recalc_inline_work(struct work_struct *w);
 
 /* integrity-journal.c */
 int itg_journal_init_disk(struct itg_c *ic);

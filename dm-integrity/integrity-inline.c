@@ -20,13 +20,17 @@
  */
 #include <linux/bio.h>
 #include <linux/blk-integrity.h>
+#include <linux/gfp.h>
 #include <linux/highmem.h>
+#include <linux/slab.h>
 #include <crypto/algapi.h>
 
 #include "dm-integrity.h"
 
 /* Tuple pages kept for bios in flight; one more bio waits, none fails. */
 #define ITG_INLINE_POOL		16
+/* Sectors recalculated at a time: 64 KiB, contiguous pages. */
+#define ITG_RECALC_INLINE_SECTORS	128
 
 static sector_t itg_inline_sector(struct itg_c *ic, sector_t logical)
 {
@@ -103,6 +107,14 @@ int itg_inline_setup(struct itg_c *ic, const char **error)
 		return r;
 	}
 	r = bioset_integrity_create(&ic->recheck_bs, 1);
+	if (!r) {
+		r = bioset_init(&ic->recalc_bs, 1, 0, BIOSET_NEED_BVECS);
+		if (r) {
+			*error = "Cannot allocate bio set";
+			return r;
+		}
+		r = bioset_integrity_create(&ic->recalc_bs, 1);
+	}
 	if (r) {
 		*error = "Cannot allocate bio integrity set";
 		return -ENOMEM;
@@ -113,6 +125,7 @@ int itg_inline_setup(struct itg_c *ic, const char **error)
 
 void itg_inline_free(struct itg_c *ic)
 {
+	bioset_exit(&ic->recalc_bs);
 	bioset_exit(&ic->recheck_bs);
 	mempool_exit(&ic->recheck_pool);
 	mempool_exit(&ic->inline_pool);
@@ -127,6 +140,7 @@ static void itg_inline_end(struct itg_io *dio)
 		mempool_free(dio->tuples, &ic->inline_pool);
 		dio->tuples = NULL;
 	}
+	itg_range_unlock(ic, &dio->range);
 	bio->bi_status = dio->status;
 	bio_endio(bio);
 }
@@ -211,7 +225,8 @@ static void itg_inline_verify_work(struct work_struct *w)
 	u8 want[ITG_MAX_TAG_SIZE];
 	int r;
 
-	while (iter.bi_size) {
+	/* Locked: not recalculated yet when it was read, nothing to check. */
+	while (iter.bi_size && dio->op == REQ_OP_READ && !dio->range.locked) {
 		struct bio_vec bv = bio_iter_iovec(bio, iter);
 
 		itg_tag_page(ic, hr, sector, bv.bv_page, bv.bv_offset, want);
@@ -235,7 +250,8 @@ static void itg_inline_endio(struct bio *bio)
 
 	dio->status = bio->bi_status;
 	itg_inline_restore(dio, bio);
-	if (dio->op == REQ_OP_READ && !dio->status) {
+	/* A range lock is not released in interrupt context. */
+	if ((dio->op == REQ_OP_READ && !dio->status) || dio->range.locked) {
 		INIT_WORK(&dio->work, itg_inline_verify_work);
 		queue_work(dio->ic->end_wq, &dio->work);
 		return;
@@ -273,6 +289,11 @@ static void itg_inline_work(struct work_struct *w)
 	unsigned int len = (dio->range.n_sectors >> ic->log2_spb) * ic->tuple_size;
 	struct bio_integrity_payload *bip;
 
+	/* Blocks not recalculated yet: wait for the recalculation to pass. */
+	if (itg_sb_flag(ic, ITG_SB_RECALCULATING) &&
+	    dio->range.sector + dio->range.n_sectors >
+	    le64_to_cpu(READ_ONCE(ic->sb->recalc_sector)))
+		itg_range_lock(ic, &dio->range);
 	dio->tuples = mempool_alloc(&ic->inline_pool, GFP_NOIO);
 	if (dio->op == REQ_OP_WRITE)
 		itg_inline_write_tuples(dio, bio);
@@ -331,4 +352,114 @@ int itg_inline_map(struct itg_io *dio, struct bio *bio)
 	INIT_WORK(&dio->work, itg_inline_work);
 	queue_work(ic->wq, &dio->work);
 	return DM_MAPIO_SUBMITTED;
+}
+
+/* Write @n sectors at @pos from @buf with their tuples from @tuples. */
+static int itg_recalc_inline_write(struct itg_c *ic, sector_t pos,
+				   unsigned int n, u8 *buf, u8 *tuples)
+{
+	unsigned int len = (n >> ic->log2_spb) * ic->tuple_size;
+	struct bio_integrity_payload *bip;
+	struct bio *bio;
+	int r;
+
+	bio = bio_alloc_bioset(ic->dev->bdev, 1, REQ_OP_WRITE, GFP_NOIO,
+			       &ic->recalc_bs);
+	bio->bi_iter.bi_sector = itg_inline_sector(ic, pos);
+	__bio_add_page(bio, virt_to_page(buf), n << SECTOR_SHIFT, 0);
+	bip = bio_integrity_alloc(bio, GFP_NOIO, 1);
+	if (IS_ERR(bip)) {
+		r = PTR_ERR(bip);
+		goto out;
+	}
+	r = -ENOMEM;
+	if (bio_integrity_add_page(bio, virt_to_page(tuples), len,
+				   offset_in_page(tuples)) != len)
+		goto out;
+	r = submit_bio_wait(bio);
+out:
+	bio_put(bio);
+	return r;
+}
+
+/*
+ * Recalculation in I mode, from recalc_sector on: under a range lock, read
+ * a chunk, compute its tuples, write the chunk back with them.  The buffers
+ * are allocated here, before any range is locked.
+ */
+void itg_recalc_inline_work(struct work_struct *w)
+{
+	struct itg_c *ic = container_of(w, struct itg_c, recalc_work);
+	unsigned int bsize = ic->sectors_per_block << SECTOR_SHIFT;
+	unsigned int order = get_order(ITG_RECALC_INLINE_SECTORS << SECTOR_SHIFT);
+	struct dm_io_request req = {
+		.bi_opf = REQ_OP_READ,
+		.mem.type = DM_IO_KMEM,
+		.client = ic->io,
+	};
+	struct dm_io_region where = { .bdev = ic->dev->bdev };
+	struct itg_range range = { .write = true };
+	unsigned int since_save = 0;
+	u8 *buf, *tuples;
+	int r = 0;
+
+	buf = (u8 *)__get_free_pages(GFP_KERNEL, order);
+	tuples = kmalloc((ITG_RECALC_INLINE_SECTORS >> ic->log2_spb) * ic->tuple_size,
+			 GFP_KERNEL);
+	if (!buf || !tuples) {
+		DMERR("out of memory for recalculation");
+		goto out;
+	}
+	req.mem.ptr.addr = buf;
+
+	for (;;) {
+		sector_t pos = le64_to_cpu(ic->sb->recalc_sector);
+		unsigned int n, i;
+
+		if (pos >= ic->provided_data_sectors || READ_ONCE(ic->suspending) ||
+		    READ_ONCE(ic->failed))
+			break;
+		n = min_t(sector_t, ITG_RECALC_INLINE_SECTORS,
+			  ic->provided_data_sectors - pos);
+		range.sector = pos;
+		range.n_sectors = n;
+		itg_range_lock(ic, &range);
+		where.sector = itg_inline_sector(ic, pos);
+		where.count = n;
+		r = dm_io(&req, 1, &where, NULL, IOPRIO_DEFAULT);
+		if (!r) {
+			for (i = 0; i < n >> ic->log2_spb; i++) {
+				u8 *data = buf + (size_t)i * bsize;
+
+				itg_tuple_page(ic, ic->recalc_hr,
+					       pos + ((sector_t)i << ic->log2_spb),
+					       virt_to_page(data), offset_in_page(data),
+					       tuples + i * ic->tuple_size,
+					       ic->tuple_size);
+			}
+			r = itg_recalc_inline_write(ic, pos, n, buf, tuples);
+		}
+		if (!r)
+			WRITE_ONCE(ic->sb->recalc_sector, cpu_to_le64(pos + n));
+		itg_range_unlock(ic, &range);
+		if (r) {
+			itg_error(ic, "recalculating tags", r);
+			break;
+		}
+		since_save += n;
+		if (since_save >= ITG_RECALC_SECTORS * ITG_RECALC_SB_EVERY) {
+			r = itg_sb_rw(ic, REQ_OP_WRITE | REQ_FUA);
+			if (r)
+				itg_error(ic, "writing superblock", r);
+			since_save = 0;
+		}
+		cond_resched();
+	}
+	r = itg_sb_rw(ic, REQ_OP_WRITE | REQ_FUA);
+	if (r)
+		itg_error(ic, "writing superblock", r);
+out:
+	kfree(tuples);
+	if (buf)
+		free_pages((unsigned long)buf, order);
 }

@@ -171,20 +171,6 @@ static int itg_parse_opts(struct itg_c *ic, struct dm_arg_set *as,
 	return 0;
 }
 
-/* Options and modes this implementation does not have (yet). */
-static int itg_refuse_unsupported(struct itg_c *ic)
-{
-	struct dm_target *ti = ic->ti;
-
-	if (ic->mode == 'I' &&
-	    (ic->recalculate || itg_sb_flag(ic, ITG_SB_RECALCULATING))) {
-		itg_set_error(ti,
-			      "Recalculation in mode I (inline) is not supported by this implementation");
-		return -EOPNOTSUPP;
-	}
-	return 0;
-}
-
 /* HMAC tags recalculated from unauthenticated data are refused. */
 static bool itg_recalc_forbidden(struct itg_c *ic)
 {
@@ -435,9 +421,6 @@ static int itg_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	if (r)
 		goto bad;
 	itg_setup_bitmap_bits(ic, &ia, format);
-	r = itg_refuse_unsupported(ic);
-	if (r)
-		goto bad;
 	r = itg_journal_alloc(ic);
 	if (r) {
 		ti->error = "Could not allocate memory for journal";
@@ -476,7 +459,8 @@ static int itg_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 			ti->error = "Cannot allocate workqueue";
 			goto bad;
 		}
-		INIT_WORK(&ic->recalc_work, itg_recalc_work);
+		INIT_WORK(&ic->recalc_work, ic->mode == 'I' ? itg_recalc_inline_work :
+							      itg_recalc_work);
 	} else if (itg_sb_flag(ic, ITG_SB_RECALCULATING)) {
 		ti->error = "Recalculate can only be specified with internal_hash";
 		goto bad;
@@ -615,8 +599,13 @@ static void itg_resume(struct dm_target *ti)
 			itg_error(ic, "writing superblock", r);
 	}
 	write = false;
-	if (ic->mode != 'I')
+	if (ic->mode != 'I') {
 		itg_bitmap_resume(ic, &write);
+	} else if (ic->reset_recalculate) {
+		ic->sb->flags |= cpu_to_le32(ITG_SB_RECALCULATING);
+		ic->sb->recalc_sector = 0;
+		write = true;
+	}
 	if (write) {
 		r = itg_sb_rw(ic, REQ_OP_WRITE | REQ_FUA);
 		if (r)
