@@ -41,5 +41,5 @@ COMPAT_FLAGS += $(call compat_probe,linux/blkdev.h,int bdev_freeze\b,BDEV_FREEZE
 # sets that carry integrity payloads (ti->mempool_needs_integrity).
 COMPAT_FLAGS += $(call compat_probe,linux/blkdev.h,BLK_INTEGRITY_CSUM_NONE,BLK_INTEGRITY_CSUM_TYPE)
 COMPAT_FLAGS += $(call compat_probe,linux/device-mapper.h,bool mempool_needs_integrity,DM_MEMPOOL_NEEDS_INTEGRITY)
-# 6.13: struct blk_integrity's tuple_size became metadata_size.
+# Newer kernels than 6.12: struct blk_integrity's tuple_size is metadata_size.
 COMPAT_FLAGS += $(call compat_probe,linux/blkdev.h,char[[:space:]]+metadata_size;,BLK_INTEGRITY_METADATA_SIZE)
