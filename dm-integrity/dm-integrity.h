@@ -15,6 +15,7 @@
 #include <linux/dm-io.h>
 #include <linux/dm-bufio.h>
 #include <linux/list.h>
+#include <linux/mempool.h>
 #include <linux/mutex.h>
 #include <linux/spinlock.h>
 #include <linux/wait.h>
@@ -232,6 +233,20 @@ struct itg_c {
 	struct list_head ranges;
 	wait_queue_head_t range_wait;
 
+	/*
+	 * Inline mode (I): tags in the lower device's own metadata, one tuple
+	 * per block.  Each bio's tuples are in a page from inline_pool; a read
+	 * whose tags do not match is read again, block by block, into a
+	 * recheck_pool buffer (tuple page, then data page) with a bio from
+	 * recheck_bs.  Recalculation writes with bios from recalc_bs.
+	 */
+	unsigned int tuple_size;
+	unsigned int inline_max_sectors;	/* the tuples of a bio fit a page */
+	mempool_t inline_pool;
+	mempool_t recheck_pool;
+	struct bio_set recheck_bs;
+	struct bio_set recalc_bs;		/* writes of the recalculation */
+
 	atomic64_t mismatches;
 	int failed;
 };
@@ -262,6 +277,7 @@ struct itg_io {
 	struct block_device *saved_bdev;
 	unsigned short saved_flags;
 	void *saved_private;
+	struct page *tuples;	/* I mode: the bio's tuples */
 };
 
 static inline struct bio *itg_io_bio(struct itg_io *dio)
@@ -317,6 +333,9 @@ struct itg_hreq *itg_hreq_alloc(struct itg_c *ic);
 void itg_hreq_free(struct itg_hreq *hr);
 void itg_tag_page(struct itg_c *ic, struct itg_hreq *hr, sector_t sector,
 		  struct page *page, unsigned int off, u8 *tag);
+void itg_tuple_page(struct itg_c *ic, struct itg_hreq *hr, sector_t sector,
+		    struct page *page, unsigned int off, u8 *tuple,
+		    unsigned int len);
 void itg_tag_buf(struct itg_c *ic, struct itg_hreq *hr, sector_t sector,
 		 const u8 *data, u8 *tag);
 void itg_hash_info(struct itg_c *ic, char *result, unsigned int maxlen);
@@ -329,12 +348,20 @@ int itg_profile_register(struct itg_c *ic);
 
 /* integrity-io.c */
 int itg_map(struct dm_target *ti, struct bio *bio);
+bool itg_check_bio(struct itg_c *ic, struct bio *bio, sector_t logical);
+struct itg_hreq *itg_dio_hreq(struct itg_io *dio);
 int itg_io_init(struct itg_c *ic);
 void itg_io_exit(struct itg_c *ic);
 void itg_flush_meta(struct itg_c *ic);
 void itg_flush_inplace(struct itg_c *ic);
 void itg_range_lock(struct itg_c *ic, struct itg_range *r);
 void itg_range_unlock(struct itg_c *ic, struct itg_range *r);
+
+/* integrity-inline.c */
+int itg_inline_setup(struct itg_c *ic, const char **error);
+void itg_inline_free(struct itg_c *ic);
+int itg_inline_map(struct itg_io *dio, struct bio *bio);
+void itg_recalc_inline_work(struct work_struct *w);
 
 /* integrity-journal.c */
 int itg_journal_init_disk(struct itg_c *ic);

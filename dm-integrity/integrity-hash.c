@@ -268,26 +268,28 @@ void itg_hreq_free(struct itg_hreq *hr)
 	kfree_sensitive(hr);
 }
 
-static void itg_digest_to_tag(struct itg_c *ic, u8 *digest, u8 *tag)
+/* @len bytes of digest, zero-padded: a tag, or an inline-mode tuple. */
+static void itg_digest_to_tag(struct itg_c *ic, u8 *digest, u8 *tag,
+			      unsigned int len)
 {
-	if (ic->digest_size >= ic->tag_size) {
-		memcpy(tag, digest, ic->tag_size);
+	if (ic->digest_size >= len) {
+		memcpy(tag, digest, len);
 	} else {
 		memcpy(tag, digest, ic->digest_size);
-		memset(tag + ic->digest_size, 0, ic->tag_size - ic->digest_size);
+		memset(tag + ic->digest_size, 0, len - ic->digest_size);
 	}
 	memzero_explicit(digest, ic->digest_size);
 }
 
 /* A tag that will not verify rather than a stale one. */
-static void itg_hash_failed(struct itg_c *ic, int r, u8 *tag)
+static void itg_hash_failed(struct itg_c *ic, int r, u8 *tag, unsigned int len)
 {
 	itg_error(ic, "hash", r);
-	get_random_bytes(tag, ic->tag_size);
+	get_random_bytes(tag, len);
 }
 
 static void itg_shash_tag(struct itg_c *ic, sector_t sector, const u8 *data,
-			  u8 *tag)
+			  u8 *tag, unsigned int len)
 {
 	SHASH_DESC_ON_STACK(desc, ic->hash.shash);
 	u8 digest[HASH_MAX_DIGESTSIZE];
@@ -307,10 +309,10 @@ static void itg_shash_tag(struct itg_c *ic, sector_t sector, const u8 *data,
 		r = crypto_shash_final(desc, digest);
 	shash_desc_zero(desc);
 	if (unlikely(r)) {
-		itg_hash_failed(ic, r, tag);
+		itg_hash_failed(ic, r, tag, len);
 		return;
 	}
-	itg_digest_to_tag(ic, digest, tag);
+	itg_digest_to_tag(ic, digest, tag, len);
 }
 
 /* Salt and sector into hr->sg; returns the next free entry. */
@@ -330,7 +332,7 @@ static unsigned int itg_hreq_head(struct itg_c *ic, struct itg_hreq *hr,
 
 /* Run the request set up in hr->sg[0..n) and wait for it. */
 static void itg_ahash_run(struct itg_c *ic, struct itg_hreq *hr,
-			  unsigned int n, u8 *tag)
+			  unsigned int n, u8 *tag, unsigned int tag_len)
 {
 	struct ahash_request *req = itg_hreq_req(hr);
 	unsigned int len = (ic->sectors_per_block << SECTOR_SHIFT) +
@@ -349,10 +351,10 @@ static void itg_ahash_run(struct itg_c *ic, struct itg_hreq *hr,
 	r = crypto_wait_req(crypto_ahash_digest(req), &hr->wait);
 	if (unlikely(r)) {
 		memzero_explicit(hr->digest, sizeof(hr->digest));
-		itg_hash_failed(ic, r, tag);
+		itg_hash_failed(ic, r, tag, tag_len);
 		return;
 	}
-	itg_digest_to_tag(ic, hr->digest, tag);
+	itg_digest_to_tag(ic, hr->digest, tag, tag_len);
 }
 
 /*
@@ -362,19 +364,31 @@ static void itg_ahash_run(struct itg_c *ic, struct itg_hreq *hr,
 void itg_tag_page(struct itg_c *ic, struct itg_hreq *hr, sector_t sector,
 		  struct page *page, unsigned int off, u8 *tag)
 {
+	itg_tuple_page(ic, hr, sector, page, off, tag, ic->tag_size);
+}
+
+/*
+ * As itg_tag_page(), but @len bytes: the digest cut or zero-padded to the
+ * tuple of inline mode, whose bytes past the tag hold the rest of the
+ * digest, as the in-kernel target writes them.
+ */
+void itg_tuple_page(struct itg_c *ic, struct itg_hreq *hr, sector_t sector,
+		    struct page *page, unsigned int off, u8 *tuple,
+		    unsigned int len)
+{
 	unsigned int n;
 
 	if (ic->hash.shash) {
 		u8 *mem = kmap_local_page(page);
 
-		itg_shash_tag(ic, sector, mem + off, tag);
+		itg_shash_tag(ic, sector, mem + off, tuple, len);
 		kunmap_local(mem);
 		return;
 	}
 	n = itg_hreq_head(ic, hr, sector);
 	sg_set_page(&hr->sg[n++], page, ic->sectors_per_block << SECTOR_SHIFT,
 		    off);
-	itg_ahash_run(ic, hr, n, tag);
+	itg_ahash_run(ic, hr, n, tuple, len);
 }
 
 /* The tag of the block at @data (kmalloc()ed or vmalloc()ed memory). */
@@ -385,7 +399,7 @@ void itg_tag_buf(struct itg_c *ic, struct itg_hreq *hr, sector_t sector,
 	unsigned int n;
 
 	if (ic->hash.shash) {
-		itg_shash_tag(ic, sector, data, tag);
+		itg_shash_tag(ic, sector, data, tag, ic->tag_size);
 		return;
 	}
 	n = itg_hreq_head(ic, hr, sector);
@@ -400,7 +414,7 @@ void itg_tag_buf(struct itg_c *ic, struct itg_hreq *hr, sector_t sector,
 		data += k;
 		left -= k;
 	}
-	itg_ahash_run(ic, hr, n, tag);
+	itg_ahash_run(ic, hr, n, tag, ic->tag_size);
 }
 
 /* "dmsetup message <dev> 0 hash_info": which implementation computes tags. */

@@ -93,7 +93,7 @@ void itg_flush_inplace(struct itg_c *ic)
 		itg_error(ic, "flushing data device", r);
 }
 
-static bool itg_check_bio(struct itg_c *ic, struct bio *bio, sector_t logical)
+bool itg_check_bio(struct itg_c *ic, struct bio *bio, sector_t logical)
 {
 	unsigned int mask = ic->sectors_per_block - 1;
 	struct bvec_iter iter;
@@ -146,7 +146,7 @@ static void itg_end_bio(struct itg_io *dio)
 }
 
 /* The hash request of @dio, if the engine needs one. */
-static struct itg_hreq *itg_dio_hreq(struct itg_io *dio)
+struct itg_hreq *itg_dio_hreq(struct itg_io *dio)
 {
 	return dio->ic->hash.ahash ? itg_io_hreq(dio) : NULL;
 }
@@ -415,6 +415,9 @@ int itg_map(struct dm_target *ti, struct bio *bio)
 	dio->range.n_sectors = bio_sectors(bio);
 	dio->range.write = dio->op != REQ_OP_READ;
 	dio->range.locked = false;
+
+	if (ic->mode == 'I')
+		return itg_inline_map(dio, bio);
 
 	if (dio->op == REQ_OP_DISCARD && ti->max_io_len) {
 		sector_t room = ti->max_io_len - (logical & (ti->max_io_len - 1));

@@ -138,7 +138,11 @@ int itg_check_layout(struct itg_c *ic)
 		return -EINVAL;
 	ic->initial_sectors = initial;
 
-	if (!ic->meta_dev) {
+	if (ic->mode == 'I') {
+		/* The data follows the superblock; tags are in its metadata. */
+		if (initial + ic->provided_data_sectors > ic->meta_device_sectors)
+			return -EINVAL;
+	} else if (!ic->meta_dev) {
 		u64 pad = itg_sb_flag(ic, ITG_SB_FIXED_PADDING) ?
 			  ITG_PADDING_FIXED : ITG_PADDING_LEGACY;
 		u64 bytes = (u64)ic->tag_size <<
@@ -202,12 +206,16 @@ int itg_sb_format(struct itg_c *ic, unsigned int journal_sectors,
 	}
 	if (!ic->meta_dev && ic->fix_padding)
 		flags |= ITG_SB_FIXED_PADDING;
+	if (ic->mode == 'I')
+		flags |= ITG_SB_INLINE;
 	sb->flags = cpu_to_le32(flags);
 
 	itg_journal_geometry(ic);
 	sections = journal_sectors / ic->journal_section_sectors;
 	if (!sections)
 		sections = 1;
+	if (ic->mode == 'I')
+		sections = 0;
 
 	if (!ic->meta_dev) {
 		unsigned int l2;
@@ -275,8 +283,12 @@ int itg_sb_validate(struct itg_c *ic, const char **error)
 		*error = "Block size doesn't match the information in superblock";
 		return -EINVAL;
 	}
-	if (!le32_to_cpu(sb->journal_sections)) {
+	if (ic->mode != 'I' && !le32_to_cpu(sb->journal_sections)) {
 		*error = "Corrupted superblock, journal_sections is 0";
+		return -EINVAL;
+	}
+	if (ic->mode == 'I' && le32_to_cpu(sb->journal_sections)) {
+		*error = "Corrupted superblock, journal_sections is not 0";
 		return -EINVAL;
 	}
 	if (!ic->meta_dev) {

@@ -171,19 +171,6 @@ static int itg_parse_opts(struct itg_c *ic, struct dm_arg_set *as,
 	return 0;
 }
 
-/* Options and modes this implementation does not have (yet). */
-static int itg_refuse_unsupported(struct itg_c *ic)
-{
-	struct dm_target *ti = ic->ti;
-
-	switch (ic->mode) {
-	case 'I':
-		ti->error = "Mode I (inline) is not supported by this implementation";
-		return -EOPNOTSUPP;
-	}
-	return 0;
-}
-
 /* HMAC tags recalculated from unauthenticated data are refused. */
 static bool itg_recalc_forbidden(struct itg_c *ic)
 {
@@ -204,6 +191,7 @@ static void itg_dtr(struct dm_target *ti)
 		destroy_workqueue(ic->recalc_wq);
 	itg_bitmap_free(ic);
 	itg_io_exit(ic);
+	itg_inline_free(ic);
 	itg_journal_free(ic);
 	itg_jcrypt_free(ic);
 	if (ic->bufio)
@@ -396,6 +384,12 @@ static int itg_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		goto bad;
 	}
 	ic->log2_tag_size = is_power_of_2(ic->tag_size) ? __ffs(ic->tag_size) : -1;
+	if (ic->mode == 'I') {
+		r = itg_inline_setup(ic, (const char **)&ti->error);
+		if (r)
+			goto bad;
+		r = -EINVAL;
+	}
 	if (ic->mode == 'B' && !itg_has_hash(ic)) {
 		ti->error = "Bitmap mode can be only used with internal hash";
 		goto bad;
@@ -404,10 +398,6 @@ static int itg_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		ti->error = "Discard can be only used with internal hash";
 		goto bad;
 	}
-	r = itg_refuse_unsupported(ic);
-	if (r)
-		goto bad;
-
 	ic->io = dm_io_client_create();
 	if (IS_ERR(ic->io)) {
 		r = PTR_ERR(ic->io);
@@ -436,14 +426,15 @@ static int itg_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		ti->error = "Could not allocate memory for journal";
 		goto bad;
 	}
-	if (ic->mode != 'R') {
+	if (ic->mode != 'R' && ic->mode != 'I') {
 		r = itg_bitmap_alloc(ic);
 		if (r) {
 			ti->error = "Could not allocate memory for bitmap";
 			goto bad;
 		}
 	}
-	if (!ic->meta_dev)
+	/* No tag area in I mode: buffer_sectors stays as given. */
+	if (!ic->meta_dev && ic->mode != 'I')
 		ic->log2_buffer_sectors = min_t(unsigned int, ic->log2_buffer_sectors,
 						__ffs(ic->metadata_run));
 
@@ -468,7 +459,8 @@ static int itg_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 			ti->error = "Cannot allocate workqueue";
 			goto bad;
 		}
-		INIT_WORK(&ic->recalc_work, itg_recalc_work);
+		INIT_WORK(&ic->recalc_work, ic->mode == 'I' ? itg_recalc_inline_work :
+							      itg_recalc_work);
 	} else if (itg_sb_flag(ic, ITG_SB_RECALCULATING)) {
 		ti->error = "Recalculate can only be specified with internal_hash";
 		goto bad;
@@ -498,12 +490,14 @@ static int itg_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 			goto bad;
 	}
 
-	if (format) {
+	if (format && ic->mode != 'I') {
 		r = itg_journal_init_disk(ic);
 		if (r) {
 			ti->error = "Error initializing journal";
 			goto bad;
 		}
+	}
+	if (format) {
 		r = itg_sb_rw(ic, REQ_OP_WRITE | REQ_FUA);
 		if (r) {
 			ti->error = "Error initializing superblock";
@@ -513,7 +507,7 @@ static int itg_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	}
 	memcpy(&ic->sb_copy, ic->sb, sizeof(ic->sb_copy));
 
-	if (!ic->meta_dev) {
+	if (!ic->meta_dev && ic->mode != 'I') {
 		r = dm_set_target_max_io_len(ti, 1U << ic->sb->log2_interleave_sectors);
 		if (r)
 			goto bad;
@@ -605,7 +599,13 @@ static void itg_resume(struct dm_target *ti)
 			itg_error(ic, "writing superblock", r);
 	}
 	write = false;
-	itg_bitmap_resume(ic, &write);
+	if (ic->mode != 'I') {
+		itg_bitmap_resume(ic, &write);
+	} else if (ic->reset_recalculate) {
+		ic->sb->flags |= cpu_to_le32(ITG_SB_RECALCULATING);
+		ic->sb->recalc_sector = 0;
+		write = true;
+	}
 	if (write) {
 		r = itg_sb_rw(ic, REQ_OP_WRITE | REQ_FUA);
 		if (r)
@@ -753,7 +753,8 @@ static void itg_io_hints(struct dm_target *ti, struct queue_limits *limits)
 		limits->dma_alignment = bs - 1;
 		limits->discard_granularity = bs;
 	}
-	if (itg_has_hash(ic) && (ic->mode == 'D' || ic->mode == 'B'))
+	if (itg_has_hash(ic) &&
+	    (ic->mode == 'D' || ic->mode == 'B' || ic->mode == 'I'))
 		dmx_set_stable_writes(limits);
 	itg_profile_limits(ic, limits);
 }

@@ -98,6 +98,44 @@ static inline int dmx_register_integrity(struct dm_target *ti,
 }
 #endif
 
+/*
+ * Inline mode of dm-integrity: tags go in the metadata of a lower device
+ * whose profile carries no checksum of its own (csum_type NONE), and the
+ * bios sent down take their payloads from device-mapper's bio sets.  Both
+ * appear in 6.11; before, the target refuses inline mode.
+ */
+#if defined(HAVE_BLK_INTEGRITY_CSUM_TYPE) && defined(HAVE_DM_MEMPOOL_NEEDS_INTEGRITY)
+#define DMX_HAVE_INLINE_INTEGRITY	1
+
+static inline bool dmx_integrity_opaque(const struct blk_integrity *bi)
+{
+	return bi->csum_type == BLK_INTEGRITY_CSUM_NONE;
+}
+
+static inline void dmx_set_mempool_needs_integrity(struct dm_target *ti)
+{
+	ti->mempool_needs_integrity = true;
+}
+#else
+#define DMX_HAVE_INLINE_INTEGRITY	0
+
+static inline bool dmx_integrity_opaque(const struct blk_integrity *bi)
+{
+	return false;
+}
+
+static inline void dmx_set_mempool_needs_integrity(struct dm_target *ti)
+{
+}
+#endif
+
+/* Bytes of metadata per integrity interval of a profile. */
+#ifdef HAVE_BLK_INTEGRITY_METADATA_SIZE
+#define dmx_integrity_tuple_size(bi)	((bi)->metadata_size)
+#else
+#define dmx_integrity_tuple_size(bi)	((bi)->tuple_size)
+#endif
+
 /* Stable pages during writes: a queue-limits feature from 6.11. */
 #ifdef HAVE_BLK_FEAT_STABLE_WRITES
 static inline void dmx_set_stable_writes(struct queue_limits *limits)

@@ -36,3 +36,10 @@ COMPAT_FLAGS += $(call compat_probe,linux/ftrace.h,ftrace_regs_set_instruction_p
 COMPAT_FLAGS += $(call compat_probe,linux/blkdev.h,u8 bdev_partno\b,BDEV_PARTNO)
 # 6.8: freeze_bdev()/thaw_bdev() became bdev_freeze()/bdev_thaw().
 COMPAT_FLAGS += $(call compat_probe,linux/blkdev.h,int bdev_freeze\b,BDEV_FREEZE)
+# 6.11: a block integrity profile says which checksum it carries (csum_type;
+# NONE for opaque metadata) and a target can ask device-mapper for bio
+# sets that carry integrity payloads (ti->mempool_needs_integrity).
+COMPAT_FLAGS += $(call compat_probe,linux/blkdev.h,BLK_INTEGRITY_CSUM_NONE,BLK_INTEGRITY_CSUM_TYPE)
+COMPAT_FLAGS += $(call compat_probe,linux/device-mapper.h,bool mempool_needs_integrity,DM_MEMPOOL_NEEDS_INTEGRITY)
+# Newer kernels than 6.12: struct blk_integrity's tuple_size is metadata_size.
+COMPAT_FLAGS += $(call compat_probe,linux/blkdev.h,char[[:space:]]+metadata_size;,BLK_INTEGRITY_METADATA_SIZE)
