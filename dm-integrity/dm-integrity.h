@@ -201,7 +201,6 @@ struct itg_c {
 	u64 jopen_gen;			/* its generation (changes under both) */
 	struct mutex commit_lock;	/* the section being committed */
 	u8 *jbuf_commit;
-	unsigned int jused_commit;
 	struct itg_range *jranges_commit;
 	unsigned int jnranges_commit;
 	u8 *jseal;			/* its on-disk form: commit ids, sealed */
@@ -353,6 +352,7 @@ struct itg_hreq *itg_dio_hreq(struct itg_io *dio);
 int itg_io_init(struct itg_c *ic);
 void itg_io_exit(struct itg_c *ic);
 void itg_flush_meta(struct itg_c *ic);
+void itg_flush_devices(struct itg_c *ic);
 void itg_flush_inplace(struct itg_c *ic);
 void itg_range_lock(struct itg_c *ic, struct itg_range *r);
 void itg_range_unlock(struct itg_c *ic, struct itg_range *r);

@@ -81,16 +81,22 @@ void itg_flush_meta(struct itg_c *ic)
 	}
 }
 
-/* Wait for the writes in flight, then make their data and tags durable. */
-void itg_flush_inplace(struct itg_c *ic)
+/* Make what is in place durable: tags, then the data device's cache. */
+void itg_flush_devices(struct itg_c *ic)
 {
 	int r;
 
-	wait_event(ic->inplace_wait, !atomic_read(&ic->inplace_inflight));
 	itg_flush_meta(ic);
 	r = blkdev_issue_flush(ic->dev->bdev);
 	if (r)
 		itg_error(ic, "flushing data device", r);
+}
+
+/* Wait for the writes in flight, then make their data and tags durable. */
+void itg_flush_inplace(struct itg_c *ic)
+{
+	wait_event(ic->inplace_wait, !atomic_read(&ic->inplace_inflight));
+	itg_flush_devices(ic);
 }
 
 bool itg_check_bio(struct itg_c *ic, struct bio *bio, sector_t logical)

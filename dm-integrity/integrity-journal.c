@@ -198,12 +198,7 @@ void itg_journal_free(struct itg_c *ic)
 /* Make every write that is in place durable there. */
 static void itg_journal_flush_inplace(struct itg_c *ic)
 {
-	int r;
-
-	itg_flush_meta(ic);
-	r = blkdev_issue_flush(ic->dev->bdev);
-	if (r)
-		itg_error(ic, "flushing data device", r);
+	itg_flush_devices(ic);
 	ic->unflushed_sections = 0;
 }
 
@@ -328,13 +323,13 @@ static int itg_journal_commit(struct itg_c *ic, u64 gen)
 	ranges = ic->jranges;
 	ic->jranges = ic->jranges_commit;
 	ic->jranges_commit = ranges;
-	ic->jused_commit = ic->jused;
 	ic->jnranges_commit = ic->jnranges;
 	ic->jopen_gen++;
 	itg_journal_begin(ic);
 	mutex_unlock(&ic->journal_lock);
 
-	if (ic->jused_commit) {
+	/* Every entry in use is in a range: none means an empty section. */
+	if (ic->jnranges_commit) {
 		r = itg_journal_write_section(ic);
 		if (r)
 			itg_error(ic, "writing journal", r);
@@ -581,10 +576,7 @@ static void itg_journal_apply(struct itg_c *ic, u8 *journal, unsigned int first,
 				itg_error(ic, "copying from journal", r);
 		}
 	}
-	itg_flush_meta(ic);
-	r = blkdev_issue_flush(ic->dev->bdev);
-	if (r)
-		itg_error(ic, "flushing data device", r);
+	itg_flush_devices(ic);
 }
 
 /*
