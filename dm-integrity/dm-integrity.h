@@ -188,19 +188,23 @@ struct itg_c {
 	/*
 	 * Journal (J mode).  A write is copied into the open section and
 	 * completes (a FUA write once it is committed); its blocks stay locked
-	 * by a journal range until they are in place.  A commit (section full,
+	 * by a journal range until they are in place.  A commit (area full,
 	 * flush, FUA, commit timer, or a bio waiting on a journal range) takes
-	 * the open section, writes it to the journal ring, then its data and
-	 * tags in place, while writers fill the next one.
+	 * the open area (up to jbatch sections, never across the end of the
+	 * ring), writes its sections to the ring in one write, then its data
+	 * and tags in place, while writers fill the next one.
 	 */
-	struct mutex journal_lock;	/* the open section */
+	struct mutex journal_lock;	/* the open area: jbatch sections */
+	unsigned int jbatch;		/* sections per commit, at most */
 	u8 *jbuf;			/* its entries and data as written */
 	unsigned int jused;		/* its entries in use */
+	unsigned int jopen_sec;		/* where in the ring it will go */
 	struct itg_range *jranges;	/* the blocks it holds */
 	unsigned int jnranges;
 	u64 jopen_gen;			/* its generation (changes under both) */
-	struct mutex commit_lock;	/* the section being committed */
+	struct mutex commit_lock;	/* the area being committed */
 	u8 *jbuf_commit;
+	unsigned int jused_commit;
 	struct itg_range *jranges_commit;
 	unsigned int jnranges_commit;
 	u8 *jseal;			/* its on-disk form: commit ids, sealed */
@@ -308,6 +312,11 @@ static inline struct block_device *itg_meta_bdev(struct itg_c *ic)
 static inline unsigned int itg_buffer_bytes(struct itg_c *ic)
 {
 	return 1U << (SECTOR_SHIFT + ic->log2_buffer_sectors);
+}
+
+static inline size_t itg_section_bytes(struct itg_c *ic)
+{
+	return (size_t)ic->journal_section_sectors << SECTOR_SHIFT;
 }
 
 void itg_error(struct itg_c *ic, const char *what, int err);

@@ -32,11 +32,6 @@
 
 #define ITG_JOURNAL_MAC_SIZE	(ITG_JOURNAL_MAC_PER_SECTOR * ITG_JOURNAL_META_SECTORS)
 
-static size_t itg_section_bytes(struct itg_c *ic)
-{
-	return (size_t)ic->journal_section_sectors << SECTOR_SHIFT;
-}
-
 int itg_jmac_setup(struct itg_c *ic, const char **error)
 {
 	struct itg_alg *a = &ic->jmac_alg;

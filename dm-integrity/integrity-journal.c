@@ -9,11 +9,13 @@
  * metadata sector n % 8, slot n / 8.  An unused entry has its sector's
  * high word set to 0xffffffff.
  *
- * A write is copied into the open section in memory and completes; its
- * blocks stay locked by journal ranges until a commit has written the
- * section to the ring (FUA) and then its data and tags in place, so a read
- * never needs to look into the journal: it waits for the commit it
- * triggers.  Writers fill the next section while one is being committed.
+ * A write is copied into the open area in memory (up to ITG_JOURNAL_BATCH
+ * sections) and completes; its blocks stay locked by journal ranges until a
+ * commit has written the area's sections to the ring (one FUA write) and
+ * then its data and tags in place, so a read never needs to look into the
+ * journal: it waits for the commit it triggers.  Writers fill the next area
+ * while one is being committed.  On the disk an area is just consecutive
+ * sections: a torn write of one leaves the ones before it to replay.
  */
 #include <linux/blk-integrity.h>
 #include <linux/highmem.h>
@@ -21,6 +23,13 @@
 #include <crypto/algapi.h>
 
 #include "dm-integrity.h"
+
+/*
+ * Sections per commit, at most: fewer round trips for big writes and more
+ * in-place writes in flight at once for small ones.  A quarter of the ring
+ * at most, so that a commit rarely has to flush the device first.
+ */
+#define ITG_JOURNAL_BATCH	8
 
 static u8 itg_next_seq(u8 seq)
 {
@@ -136,26 +145,58 @@ static u8 *itg_entry_tag(struct itg_c *ic, u8 *entry)
 	return entry + 8 + 8 * ic->sectors_per_block;
 }
 
+/* Entry @n of an open or committed area (entries run section by section). */
+static u8 *itg_area_entry(struct itg_c *ic, u8 *area, unsigned int n)
+{
+	unsigned int e = ic->journal_section_entries;
+
+	return itg_entry(ic, area + (size_t)(n / e) * itg_section_bytes(ic), n % e);
+}
+
+static u8 *itg_area_entry_data(struct itg_c *ic, u8 *area, unsigned int n)
+{
+	unsigned int e = ic->journal_section_entries;
+
+	return itg_entry_data(ic, area + (size_t)(n / e) * itg_section_bytes(ic),
+			      n % e);
+}
+
 static bool itg_entry_unused(u8 *entry)
 {
 	return get_unaligned_le32(entry + 4) == ITG_ENTRY_UNUSED_HI;
 }
 
-/* Open an empty section in ic->jbuf. */
-static void itg_journal_begin(struct itg_c *ic)
+/* Empty the first @n sections of the area buffer @area. */
+static void itg_area_clear(struct itg_c *ic, u8 *area, unsigned int n)
 {
-	unsigned int n;
+	unsigned int k;
 
-	memset(ic->jbuf, 0, (size_t)ic->journal_section_sectors << SECTOR_SHIFT);
-	for (n = 0; n < ic->journal_section_entries; n++)
-		put_unaligned_le32(ITG_ENTRY_UNUSED_HI, itg_entry(ic, ic->jbuf, n) + 4);
+	memset(area, 0, n * itg_section_bytes(ic));
+	for (k = 0; k < n * ic->journal_section_entries; k++)
+		put_unaligned_le32(ITG_ENTRY_UNUSED_HI, itg_area_entry(ic, area, k) + 4);
+}
+
+/*
+ * Open an empty area in ic->jbuf, of which the first @dirty sections hold
+ * entries of an earlier commit (the rest are still empty).
+ */
+static void itg_journal_begin(struct itg_c *ic, unsigned int dirty)
+{
+	itg_area_clear(ic, ic->jbuf, dirty);
 	ic->jused = 0;
 	ic->jnranges = 0;
 }
 
+/* Entries the open area may take: it ends where the ring does. */
+static unsigned int itg_journal_capacity(struct itg_c *ic)
+{
+	return min(ic->jbatch, ic->journal_sections - ic->jopen_sec) *
+	       ic->journal_section_entries;
+}
+
 int itg_journal_alloc(struct itg_c *ic)
 {
-	size_t len = (size_t)ic->journal_section_sectors << SECTOR_SHIFT;
+	size_t len;
 	unsigned int k;
 
 	for (k = 0; k < ITG_N_COMMIT_IDS; k++)
@@ -167,17 +208,20 @@ int itg_journal_alloc(struct itg_c *ic)
 	init_waitqueue_head(&ic->inplace_wait);
 	if (ic->mode != 'J')
 		return 0;
+	ic->jbatch = clamp(ic->journal_sections / 4, 1U, ITG_JOURNAL_BATCH);
+	len = ic->jbatch * itg_section_bytes(ic);
 	ic->jbuf = vmalloc(len);
 	ic->jbuf_commit = vmalloc(len);
 	ic->jseal = vmalloc(len);
-	ic->jranges = kvcalloc(ic->journal_section_entries, sizeof(*ic->jranges),
-			       GFP_KERNEL);
-	ic->jranges_commit = kvcalloc(ic->journal_section_entries,
+	ic->jranges = kvcalloc(ic->jbatch * ic->journal_section_entries,
+			       sizeof(*ic->jranges), GFP_KERNEL);
+	ic->jranges_commit = kvcalloc(ic->jbatch * ic->journal_section_entries,
 				      sizeof(*ic->jranges_commit), GFP_KERNEL);
 	if (!ic->jbuf || !ic->jbuf_commit || !ic->jseal || !ic->jranges ||
 	    !ic->jranges_commit)
 		return -ENOMEM;
-	itg_journal_begin(ic);
+	itg_area_clear(ic, ic->jbuf_commit, ic->jbatch);
+	itg_journal_begin(ic, ic->jbatch);
 	return 0;
 }
 
@@ -208,87 +252,128 @@ void itg_journal_inplace_done(struct itg_c *ic)
 		wake_up_all(&ic->inplace_wait);
 }
 
-/* Write the section in ic->jbuf_commit as the next one of the ring. */
-static int itg_journal_write_section(struct itg_c *ic)
+/*
+ * Write the sections of the area in ic->jbuf_commit as the next ones of
+ * the ring, in one write (the area never reaches past the ring's end).
+ */
+static int itg_journal_write_sections(struct itg_c *ic)
 {
-	size_t len = (size_t)ic->journal_section_sectors << SECTOR_SHIFT;
-	unsigned int j;
+	unsigned int n = DIV_ROUND_UP(ic->jused_commit, ic->journal_section_entries);
+	unsigned int i, j;
 	int r;
 
 	/*
-	 * The section about to be overwritten was committed a whole ring ago:
-	 * its writes, in place since, must be durable there first.
+	 * The sections about to be overwritten were committed a whole ring
+	 * ago: their writes, in place since, must be durable there first.
 	 */
-	if (ic->unflushed_sections >= ic->journal_sections)
+	if (ic->unflushed_sections + n > ic->journal_sections)
 		itg_journal_flush_inplace(ic);
 	/* The data keeps its sector tails for the writes in place. */
-	memcpy(ic->jseal, ic->jbuf_commit, len);
-	for (j = 0; j < ic->journal_section_sectors; j++)
-		*(__le64 *)(ic->jseal + (j << SECTOR_SHIFT) + ITG_JOURNAL_SECTOR_DATA) =
-			itg_commit_id(ic, ic->jsec, j, ic->jseq);
-	r = itg_journal_seal(ic, ic->jseal, ic->jsec, 1);
+	memcpy(ic->jseal, ic->jbuf_commit, n * itg_section_bytes(ic));
+	for (i = 0; i < n; i++) {
+		u8 *sec = ic->jseal + i * itg_section_bytes(ic);
+
+		for (j = 0; j < ic->journal_section_sectors; j++)
+			*(__le64 *)(sec + (j << SECTOR_SHIFT) + ITG_JOURNAL_SECTOR_DATA) =
+				itg_commit_id(ic, ic->jsec + i, j, ic->jseq);
+	}
+	r = itg_journal_seal(ic, ic->jseal, ic->jsec, n);
 	if (r)
 		return r;
-	r = itg_journal_io(ic, REQ_OP_WRITE | REQ_FUA | REQ_SYNC, ic->jsec, 1,
+	r = itg_journal_io(ic, REQ_OP_WRITE | REQ_FUA | REQ_SYNC, ic->jsec, n,
 			   ic->jseal);
 	if (r)
 		return r;
 	ic->wrote_to_journal = true;
-	ic->unflushed_sections++;
-	if (++ic->jsec >= ic->journal_sections) {
+	ic->unflushed_sections += n;
+	ic->jsec += n;
+	if (ic->jsec >= ic->journal_sections) {
 		ic->jsec = 0;
 		ic->jseq = itg_next_seq(ic->jseq);
 	}
 	return 0;
 }
 
+/* The in-place writes of one commit, all in flight at once. */
+struct itg_inplace {
+	atomic_t pending;
+	bool failed;
+	struct completion done;
+};
+
+static void itg_inplace_endio(unsigned long error, void *context)
+{
+	struct itg_inplace *ip = context;
+
+	if (error)
+		WRITE_ONCE(ip->failed, true);
+	if (atomic_dec_and_test(&ip->pending))
+		complete(&ip->done);
+}
+
 /*
- * The committed section's blocks in place.  Each journal range is a run of
- * consecutive blocks whose entries are consecutive in the section, so its
- * data goes down in as few writes as the interleaving allows.
+ * The committed area's blocks in place.  Each journal range is a run of
+ * consecutive blocks whose entries are consecutive in the area, so its data
+ * goes down in as few writes as the interleaving and the section boundaries
+ * allow; the writes are all submitted, then waited for together.
  */
 static int itg_journal_write_inplace(struct itg_c *ic)
 {
+	struct itg_inplace ip = { .pending = ATOMIC_INIT(1) };
 	struct dm_io_request req = {
 		.bi_opf = REQ_OP_WRITE,
 		.mem.type = DM_IO_VMA,
+		.notify.fn = itg_inplace_endio,
+		.notify.context = &ip,
 		.client = ic->io,
 	};
 	struct dm_io_region where = { .bdev = ic->dev->bdev };
+	unsigned int e = ic->journal_section_entries;
 	unsigned int spb = ic->sectors_per_block;
 	unsigned int i, entry = 0;
-	int r;
+	int r = 0;
 
-	for (i = 0; i < ic->jnranges_commit; i++) {
+	init_completion(&ip.done);
+	for (i = 0; i < ic->jnranges_commit && !r; i++) {
 		struct itg_range *jr = &ic->jranges_commit[i];
 		unsigned int n = jr->n_sectors >> ic->log2_spb;
 		unsigned int run = 0, k;
 
 		for (k = 0; k < n; k++) {
 			sector_t sector = jr->sector + (sector_t)k * spb;
-			u8 *je = itg_entry(ic, ic->jbuf_commit, entry + k);
+			u8 *je = itg_area_entry(ic, ic->jbuf_commit, entry + k);
 
 			if (jr->tags) {
 				r = itg_tags_rw(ic, itg_tag_byte(ic, sector),
 						itg_entry_tag(ic, je), ic->tag_size, true);
 				if (r)
-					return r;
+					break;
 			}
-			if (k + 1 < n && itg_data_sector(ic, sector + spb) ==
-					 itg_data_sector(ic, sector) + spb)
+			if (k + 1 < n && (entry + k + 1) % e &&
+			    itg_data_sector(ic, sector + spb) ==
+			    itg_data_sector(ic, sector) + spb)
 				continue;
-			/* Blocks run..k are contiguous on the data device. */
-			req.mem.ptr.vma = itg_entry_data(ic, ic->jbuf_commit, entry + run);
+			/* Blocks run..k are contiguous on the disk and in memory. */
+			req.mem.ptr.vma = itg_area_entry_data(ic, ic->jbuf_commit,
+							      entry + run);
 			where.sector = itg_data_sector(ic, jr->sector + (sector_t)run * spb);
 			where.count = (k + 1 - run) * spb;
+			atomic_inc(&ip.pending);
 			r = dm_io(&req, 1, &where, NULL, IOPRIO_DEFAULT);
-			if (r)
-				return r;
+			if (r) {
+				atomic_dec(&ip.pending);
+				break;
+			}
 			run = k + 1;
 		}
 		entry += n;
 	}
-	return 0;
+	/* The memory is the area's: every write must be over before it goes. */
+	if (!atomic_dec_and_test(&ip.pending))
+		wait_for_completion(&ip.done);
+	if (!r && READ_ONCE(ip.failed))
+		r = -EIO;
+	return r;
 }
 
 static void itg_journal_release_ranges(struct itg_c *ic)
@@ -304,12 +389,13 @@ static void itg_journal_release_ranges(struct itg_c *ic)
 }
 
 /*
- * Commit the open section of generation @gen, if that is still the open
- * one: whoever takes commit_lock first commits every entry added so far.
+ * Commit the open area of generation @gen, if that is still the open one:
+ * whoever takes commit_lock first commits every entry added so far.
  */
 static int itg_journal_commit(struct itg_c *ic, u64 gen)
 {
 	struct itg_range *ranges;
+	unsigned int dirty;
 	int r = 0;
 	u8 *buf;
 
@@ -317,6 +403,8 @@ static int itg_journal_commit(struct itg_c *ic, u64 gen)
 	if (ic->jopen_gen != gen)
 		goto out;
 	mutex_lock(&ic->journal_lock);
+	/* The buffer of the last commit becomes the open one. */
+	dirty = DIV_ROUND_UP(ic->jused_commit, ic->journal_section_entries);
 	buf = ic->jbuf;
 	ic->jbuf = ic->jbuf_commit;
 	ic->jbuf_commit = buf;
@@ -324,13 +412,17 @@ static int itg_journal_commit(struct itg_c *ic, u64 gen)
 	ic->jranges = ic->jranges_commit;
 	ic->jranges_commit = ranges;
 	ic->jnranges_commit = ic->jnranges;
+	ic->jused_commit = ic->jused;
+	ic->jopen_sec += DIV_ROUND_UP(ic->jused, ic->journal_section_entries);
+	if (ic->jopen_sec >= ic->journal_sections)
+		ic->jopen_sec = 0;
 	ic->jopen_gen++;
-	itg_journal_begin(ic);
+	itg_journal_begin(ic, dirty);
 	mutex_unlock(&ic->journal_lock);
 
-	/* Every entry in use is in a range: none means an empty section. */
+	/* Every entry in use is in a range: none means an empty area. */
 	if (ic->jnranges_commit) {
-		r = itg_journal_write_section(ic);
+		r = itg_journal_write_sections(ic);
 		if (r)
 			itg_error(ic, "writing journal", r);
 		else
@@ -345,7 +437,7 @@ out:
 	return READ_ONCE(ic->failed) ? -EIO : 0;
 }
 
-/* Commit whatever the open section holds (flush, timer, suspend). */
+/* Commit whatever the open area holds (flush, timer, suspend). */
 int itg_journal_commit_open(struct itg_c *ic)
 {
 	u64 gen;
@@ -357,12 +449,12 @@ int itg_journal_commit_open(struct itg_c *ic)
 }
 
 /*
- * Room for one more entry in the open section: a full one is committed
- * first.  Called and returns with journal_lock held.
+ * Room for one more entry in the open area: a full one is committed first.
+ * Called and returns with journal_lock held.
  */
 static int itg_journal_make_room(struct itg_c *ic)
 {
-	while (ic->jused == ic->journal_section_entries) {
+	while (ic->jused >= itg_journal_capacity(ic)) {
 		u64 gen = ic->jopen_gen;
 		int r;
 
@@ -451,8 +543,8 @@ int itg_journal_write_bio(struct itg_io *dio, struct bio *bio)
 			r = itg_journal_make_room(ic);
 			if (r)
 				goto unlock;
-			je = itg_entry(ic, ic->jbuf, ic->jused);
-			jd = itg_entry_data(ic, ic->jbuf, ic->jused);
+			je = itg_area_entry(ic, ic->jbuf, ic->jused);
+			jd = itg_area_entry_data(ic, ic->jbuf, ic->jused);
 			mem = bvec_kmap_local(&bv);
 			memcpy(jd, mem + pos, bsize);
 			kunmap_local(mem);
@@ -685,6 +777,7 @@ torn:
 	}
 	if (good == nsec && (ic->mode == 'J' || empty)) {
 		ic->jsec = start;
+		ic->jopen_sec = start;
 		ic->jseq = seq;
 		goto out;
 	}
@@ -695,6 +788,7 @@ clear:
 	if (r)
 		itg_error(ic, "clearing journal", r);
 	ic->jsec = 0;
+	ic->jopen_sec = 0;
 	ic->jseq = itg_next_seq(erase);
 out:
 	ic->unflushed_sections = 0;
