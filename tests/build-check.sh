@@ -35,7 +35,9 @@ for k in "${kernels[@]}"; do
 		report "build/$k" 1 "kernel $k not available"
 		continue
 	fi
-	if ! out=$("$here/lib/build-modules.sh" "$KERNEL_KDIR" "$KERNEL_RELEASE" 2>&1); then
+	# From scratch: an incremental build would hide the warnings of
+	# files that did not change (tests/run shares the build tree).
+	if ! out=$(DMT_BUILD_CLEAN=1 "$here/lib/build-modules.sh" "$KERNEL_KDIR" "$KERNEL_RELEASE" 2>&1); then
 		report "build/$k" 1 "build failed: $(echo "$out" | grep -m1 -i error)"
 		continue
 	fi

@@ -5,6 +5,7 @@
 # work tree.  Prints that build directory; with a third argument, also copies
 # the built .ko files there (keeping their paths) and prints that instead, so
 # that a guest never sees a module that a later build is rewriting.
+# DMT_BUILD_CLEAN=1 rebuilds from scratch (see below).
 set -euo pipefail
 
 [ $# -ge 2 ] && [ $# -le 3 ] ||
@@ -26,6 +27,12 @@ exec 9>"$out.lock"
 flock 9
 # Build products are excluded so they survive for incremental builds.
 rsync -a --delete --exclude=.git --exclude-from="$repo/.gitignore" "$repo/" "$out/"
+# DMT_BUILD_CLEAN=1 (the build check): everything is compiled again, so
+# that the log shows every warning, not only those of changed files.
+if [ "${DMT_BUILD_CLEAN:-0}" = 1 ]; then
+	make -C "$out" KDIR="$kdir" clean >/dev/null 2>&1 || true
+	make -C "$kdir" M="$out/tests/modules" clean >/dev/null 2>&1 || true
+fi
 if ! { make -C "$out" KDIR="$kdir" W=1 &&
 	make -C "$kdir" M="$out/tests/modules" W=1 modules; } >"$log" 2>&1; then
 	tail -n 30 "$log" >&2
