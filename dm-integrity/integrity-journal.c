@@ -52,22 +52,61 @@ static __le64 itg_commit_id(struct itg_c *ic, unsigned int section,
 	return ic->commit_ids[seq] ^ cpu_to_le64(((u64)section << 32) ^ sector);
 }
 
+static u8 *itg_entry(struct itg_c *ic, u8 *section, unsigned int n)
+{
+	return section + ((n % ITG_JOURNAL_META_SECTORS) << SECTOR_SHIFT) +
+	       (n / ITG_JOURNAL_META_SECTORS) * ic->journal_entry_size;
+}
+
+static u8 *itg_entry_data(struct itg_c *ic, u8 *section, unsigned int n)
+{
+	return section + ((ITG_JOURNAL_META_SECTORS + (n << ic->log2_spb)) <<
+			  SECTOR_SHIFT);
+}
+
+static u8 *itg_entry_tag(struct itg_c *ic, u8 *entry)
+{
+	return entry + 8 + 8 * ic->sectors_per_block;
+}
+
+/* Entry @n of an open or committed area (entries run section by section). */
+static u8 *itg_area_entry(struct itg_c *ic, u8 *area, unsigned int n)
+{
+	unsigned int e = ic->journal_section_entries;
+
+	return itg_entry(ic, area + (size_t)(n / e) * itg_section_bytes(ic), n % e);
+}
+
+static u8 *itg_area_entry_data(struct itg_c *ic, u8 *area, unsigned int n)
+{
+	unsigned int e = ic->journal_section_entries;
+
+	return itg_entry_data(ic, area + (size_t)(n / e) * itg_section_bytes(ic),
+			      n % e);
+}
+
+static bool itg_entry_unused(u8 *entry)
+{
+	return get_unaligned_le32(entry + 4) == ITG_ENTRY_UNUSED_HI;
+}
+
+/* Empty the first @n sections of the area buffer @area. */
+static void itg_area_clear(struct itg_c *ic, u8 *area, unsigned int n)
+{
+	unsigned int k;
+
+	memset(area, 0, n * itg_section_bytes(ic));
+	for (k = 0; k < n * ic->journal_section_entries; k++)
+		put_unaligned_le32(ITG_ENTRY_UNUSED_HI, itg_area_entry(ic, area, k) + 4);
+}
+
 /* Build an empty section @section of sequence @seq in @buf. */
 static void itg_journal_empty_section(struct itg_c *ic, u8 *buf,
 				      unsigned int section, unsigned int seq)
 {
-	unsigned int j, k;
+	unsigned int j;
 
-	memset(buf, 0, (size_t)ic->journal_section_sectors << SECTOR_SHIFT);
-	for (j = 0; j < ITG_JOURNAL_META_SECTORS; j++) {
-		u8 *js = buf + (j << SECTOR_SHIFT);
-
-		for (k = 0; k < ic->journal_entries_per_sector; k++) {
-			__le32 *hi = (__le32 *)(js + k * ic->journal_entry_size + 4);
-
-			*hi = cpu_to_le32(ITG_ENTRY_UNUSED_HI);
-		}
-	}
+	itg_area_clear(ic, buf, 1);
 	for (j = 0; j < ic->journal_section_sectors; j++) {
 		__le64 *id = (__le64 *)(buf + (j << SECTOR_SHIFT) +
 					ITG_JOURNAL_SECTOR_DATA);
@@ -126,54 +165,6 @@ int itg_journal_clear(struct itg_c *ic, unsigned int first,
 	}
 	vfree(buf);
 	return r;
-}
-
-static u8 *itg_entry(struct itg_c *ic, u8 *section, unsigned int n)
-{
-	return section + ((n % ITG_JOURNAL_META_SECTORS) << SECTOR_SHIFT) +
-	       (n / ITG_JOURNAL_META_SECTORS) * ic->journal_entry_size;
-}
-
-static u8 *itg_entry_data(struct itg_c *ic, u8 *section, unsigned int n)
-{
-	return section + ((ITG_JOURNAL_META_SECTORS + (n << ic->log2_spb)) <<
-			  SECTOR_SHIFT);
-}
-
-static u8 *itg_entry_tag(struct itg_c *ic, u8 *entry)
-{
-	return entry + 8 + 8 * ic->sectors_per_block;
-}
-
-/* Entry @n of an open or committed area (entries run section by section). */
-static u8 *itg_area_entry(struct itg_c *ic, u8 *area, unsigned int n)
-{
-	unsigned int e = ic->journal_section_entries;
-
-	return itg_entry(ic, area + (size_t)(n / e) * itg_section_bytes(ic), n % e);
-}
-
-static u8 *itg_area_entry_data(struct itg_c *ic, u8 *area, unsigned int n)
-{
-	unsigned int e = ic->journal_section_entries;
-
-	return itg_entry_data(ic, area + (size_t)(n / e) * itg_section_bytes(ic),
-			      n % e);
-}
-
-static bool itg_entry_unused(u8 *entry)
-{
-	return get_unaligned_le32(entry + 4) == ITG_ENTRY_UNUSED_HI;
-}
-
-/* Empty the first @n sections of the area buffer @area. */
-static void itg_area_clear(struct itg_c *ic, u8 *area, unsigned int n)
-{
-	unsigned int k;
-
-	memset(area, 0, n * itg_section_bytes(ic));
-	for (k = 0; k < n * ic->journal_section_entries; k++)
-		put_unaligned_le32(ITG_ENTRY_UNUSED_HI, itg_area_entry(ic, area, k) + 4);
 }
 
 /*
