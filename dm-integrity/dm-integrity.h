@@ -191,8 +191,10 @@ struct itg_c {
 	 * by a journal range until they are in place.  A commit (area full,
 	 * flush, FUA, commit timer, or a bio waiting on a journal range) takes
 	 * the open area (up to jbatch sections, never across the end of the
-	 * ring), writes its sections to the ring in one write, then its data
-	 * and tags in place, while writers fill the next one.
+	 * ring), writes its sections to the ring in one write, then submits
+	 * its data and tags in place and returns: writers fill the next area
+	 * and the next commit writes the ring while they are in flight.  The
+	 * three buffers rotate open -> commit -> in place -> open.
 	 */
 	struct mutex journal_lock;	/* the open area: jbatch sections */
 	unsigned int jbatch;		/* sections per commit, at most */
@@ -208,6 +210,16 @@ struct itg_c {
 	struct itg_range *jranges_commit;
 	unsigned int jnranges_commit;
 	u8 *jseal;			/* its on-disk form: commit ids, sealed */
+	u8 *jbuf_inplace;		/* the area whose writes are in flight */
+	unsigned int jused_inplace;
+	struct itg_range *jranges_inplace;
+	unsigned int jnranges_inplace;
+	bool jinplace_busy;		/* its writes are not all done */
+	bool jinplace_failed;
+	atomic_t jinplace_pending;
+	wait_queue_head_t jinplace_wait;
+	struct work_struct jinplace_work;	/* releases its ranges */
+	struct workqueue_struct *jinplace_wq;
 	unsigned int jsec;		/* next section of the ring to write */
 	u8 jseq;			/* its commit sequence */
 	unsigned int unflushed_sections;
@@ -317,6 +329,12 @@ static inline unsigned int itg_buffer_bytes(struct itg_c *ic)
 static inline size_t itg_section_bytes(struct itg_c *ic)
 {
 	return (size_t)ic->journal_section_sectors << SECTOR_SHIFT;
+}
+
+/* journal_crypt: the journal's on-disk form is not its memory form. */
+static inline bool itg_journal_encrypted(struct itg_c *ic)
+{
+	return ic->jxor || ic->jcrypt;
 }
 
 void itg_error(struct itg_c *ic, const char *what, int err);

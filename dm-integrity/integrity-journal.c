@@ -13,9 +13,11 @@
  * sections) and completes; its blocks stay locked by journal ranges until a
  * commit has written the area's sections to the ring (one FUA write) and
  * then its data and tags in place, so a read never needs to look into the
- * journal: it waits for the commit it triggers.  Writers fill the next area
- * while one is being committed.  On the disk an area is just consecutive
- * sections: a torn write of one leaves the ones before it to replay.
+ * journal: it waits for the commit it triggers.  A commit returns once the
+ * area's in-place writes are submitted; they complete while writers fill
+ * the next area and the next commit writes it to the ring.  On the disk an
+ * area is just consecutive sections: a torn write of one leaves the ones
+ * before it to replay.
  */
 #include <linux/blk-integrity.h>
 #include <linux/highmem.h>
@@ -185,6 +187,33 @@ static unsigned int itg_journal_capacity(struct itg_c *ic)
 	       ic->journal_section_entries;
 }
 
+/*
+ * The in-place writes of the last commit are all done: their blocks are
+ * unlocked and the buffer is free for the next commit.
+ */
+static void itg_journal_inplace_release(struct work_struct *w)
+{
+	struct itg_c *ic = container_of(w, struct itg_c, jinplace_work);
+	unsigned int i;
+
+	if (READ_ONCE(ic->jinplace_failed))
+		itg_error(ic, "copying from journal", -EIO);
+	spin_lock(&ic->range_lock);
+	for (i = 0; i < ic->jnranges_inplace; i++)
+		list_del(&ic->jranges_inplace[i].entry);
+	ic->jnranges_inplace = 0;
+	spin_unlock(&ic->range_lock);
+	WRITE_ONCE(ic->jinplace_busy, false);
+	wake_up_all(&ic->range_wait);
+	wake_up_all(&ic->jinplace_wait);
+}
+
+/* Wait until no in-place write of a commit is in flight. */
+static void itg_journal_inplace_wait(struct itg_c *ic)
+{
+	wait_event(ic->jinplace_wait, !READ_ONCE(ic->jinplace_busy));
+}
+
 int itg_journal_alloc(struct itg_c *ic)
 {
 	size_t len;
@@ -197,6 +226,8 @@ int itg_journal_alloc(struct itg_c *ic)
 	mutex_init(&ic->commit_lock);
 	atomic_set(&ic->inplace_inflight, 0);
 	init_waitqueue_head(&ic->inplace_wait);
+	init_waitqueue_head(&ic->jinplace_wait);
+	INIT_WORK(&ic->jinplace_work, itg_journal_inplace_release);
 	if (ic->mode != 'J')
 		return 0;
 	ic->jbatch = clamp(ic->journal_sections / 4, 1U, ITG_JOURNAL_BATCH);
@@ -204,20 +235,34 @@ int itg_journal_alloc(struct itg_c *ic)
 	ic->jbuf = vmalloc(len);
 	ic->jbuf_commit = vmalloc(len);
 	ic->jseal = vmalloc(len);
+	ic->jbuf_inplace = vmalloc(len);
 	ic->jranges = kvcalloc(ic->jbatch * ic->journal_section_entries,
 			       sizeof(*ic->jranges), GFP_KERNEL);
 	ic->jranges_commit = kvcalloc(ic->jbatch * ic->journal_section_entries,
 				      sizeof(*ic->jranges_commit), GFP_KERNEL);
-	if (!ic->jbuf || !ic->jbuf_commit || !ic->jseal || !ic->jranges ||
-	    !ic->jranges_commit)
+	ic->jranges_inplace = kvcalloc(ic->jbatch * ic->journal_section_entries,
+				       sizeof(*ic->jranges_inplace), GFP_KERNEL);
+	/* Range release must not wait behind a commit on another queue. */
+	ic->jinplace_wq = alloc_workqueue("dm-integrity-jdone", WQ_MEM_RECLAIM, 1);
+	if (!ic->jbuf || !ic->jbuf_commit || !ic->jseal || !ic->jbuf_inplace ||
+	    !ic->jranges || !ic->jranges_commit || !ic->jranges_inplace ||
+	    !ic->jinplace_wq)
 		return -ENOMEM;
 	itg_area_clear(ic, ic->jbuf_commit, ic->jbatch);
+	itg_area_clear(ic, ic->jbuf_inplace, ic->jbatch);
+	ic->jused_commit = 0;
+	ic->jused_inplace = 0;
 	itg_journal_begin(ic, ic->jbatch);
 	return 0;
 }
 
 void itg_journal_free(struct itg_c *ic)
 {
+	if (ic->jinplace_wq) {
+		itg_journal_inplace_wait(ic);
+		destroy_workqueue(ic->jinplace_wq);
+		ic->jinplace_wq = NULL;
+	}
 	vfree(ic->jbuf);
 	ic->jbuf = NULL;
 	vfree(ic->jbuf_commit);
@@ -228,6 +273,10 @@ void itg_journal_free(struct itg_c *ic)
 	ic->jranges = NULL;
 	kvfree(ic->jranges_commit);
 	ic->jranges_commit = NULL;
+	vfree(ic->jbuf_inplace);
+	ic->jbuf_inplace = NULL;
+	kvfree(ic->jranges_inplace);
+	ic->jranges_inplace = NULL;
 }
 
 /* Make every write that is in place durable there. */
@@ -243,13 +292,32 @@ void itg_journal_inplace_done(struct itg_c *ic)
 		wake_up_all(&ic->inplace_wait);
 }
 
+/* Put back the sector tails that commit ids replaced in @n entries. */
+static void itg_journal_restore_tails(struct itg_c *ic, u8 *area, unsigned int n)
+{
+	unsigned int k, s;
+
+	for (k = 0; k < n; k++) {
+		u8 *je = itg_area_entry(ic, area, k);
+		u8 *jd = itg_area_entry_data(ic, area, k);
+
+		for (s = 0; s < ic->sectors_per_block; s++)
+			memcpy(jd + (s << SECTOR_SHIFT) + ITG_JOURNAL_SECTOR_DATA,
+			       je + 8 + 8 * s, 8);
+	}
+}
+
 /*
  * Write the sections of the area in ic->jbuf_commit as the next ones of
  * the ring, in one write (the area never reaches past the ring's end).
+ * Unencrypted, they go from the buffer itself, whose sector tails are
+ * then put back for the writes in place; encrypted, from a sealed copy.
  */
 static int itg_journal_write_sections(struct itg_c *ic)
 {
 	unsigned int n = DIV_ROUND_UP(ic->jused_commit, ic->journal_section_entries);
+	bool encrypted = itg_journal_encrypted(ic);
+	u8 *out = encrypted ? ic->jseal : ic->jbuf_commit;
 	unsigned int i, j;
 	int r;
 
@@ -257,22 +325,25 @@ static int itg_journal_write_sections(struct itg_c *ic)
 	 * The sections about to be overwritten were committed a whole ring
 	 * ago: their writes, in place since, must be durable there first.
 	 */
-	if (ic->unflushed_sections + n > ic->journal_sections)
+	if (ic->unflushed_sections + n > ic->journal_sections) {
+		itg_journal_inplace_wait(ic);
 		itg_journal_flush_inplace(ic);
-	/* The data keeps its sector tails for the writes in place. */
-	memcpy(ic->jseal, ic->jbuf_commit, n * itg_section_bytes(ic));
+	}
+	if (encrypted)
+		memcpy(ic->jseal, ic->jbuf_commit, n * itg_section_bytes(ic));
 	for (i = 0; i < n; i++) {
-		u8 *sec = ic->jseal + i * itg_section_bytes(ic);
+		u8 *sec = out + i * itg_section_bytes(ic);
 
 		for (j = 0; j < ic->journal_section_sectors; j++)
 			*(__le64 *)(sec + (j << SECTOR_SHIFT) + ITG_JOURNAL_SECTOR_DATA) =
 				itg_commit_id(ic, ic->jsec + i, j, ic->jseq);
 	}
-	r = itg_journal_seal(ic, ic->jseal, ic->jsec, n);
-	if (r)
-		return r;
-	r = itg_journal_io(ic, REQ_OP_WRITE | REQ_FUA | REQ_SYNC, ic->jsec, n,
-			   ic->jseal);
+	r = itg_journal_seal(ic, out, ic->jsec, n);
+	if (!r)
+		r = itg_journal_io(ic, REQ_OP_WRITE | REQ_FUA | REQ_SYNC, ic->jsec,
+				   n, out);
+	if (!encrypted)
+		itg_journal_restore_tails(ic, ic->jbuf_commit, ic->jused_commit);
 	if (r)
 		return r;
 	ic->wrote_to_journal = true;
@@ -285,37 +356,30 @@ static int itg_journal_write_sections(struct itg_c *ic)
 	return 0;
 }
 
-/* The in-place writes of one commit, all in flight at once. */
-struct itg_inplace {
-	atomic_t pending;
-	bool failed;
-	struct completion done;
-};
-
 static void itg_inplace_endio(unsigned long error, void *context)
 {
-	struct itg_inplace *ip = context;
+	struct itg_c *ic = context;
 
 	if (error)
-		WRITE_ONCE(ip->failed, true);
-	if (atomic_dec_and_test(&ip->pending))
-		complete(&ip->done);
+		WRITE_ONCE(ic->jinplace_failed, true);
+	if (atomic_dec_and_test(&ic->jinplace_pending))
+		queue_work(ic->jinplace_wq, &ic->jinplace_work);
 }
 
 /*
- * The committed area's blocks in place.  Each journal range is a run of
- * consecutive blocks whose entries are consecutive in the area, so its data
- * goes down in as few writes as the interleaving and the section boundaries
- * allow; the writes are all submitted, then waited for together.
+ * Submit the blocks of the area in ic->jbuf_inplace to their places and
+ * return; the last write to complete releases the area's journal ranges.
+ * Each range is a run of consecutive blocks whose entries are consecutive
+ * in the area, so its data goes down in as few writes as the interleaving
+ * and the section boundaries allow.  Tags go to the metadata buffers.
  */
-static int itg_journal_write_inplace(struct itg_c *ic)
+static void itg_journal_write_inplace(struct itg_c *ic)
 {
-	struct itg_inplace ip = { .pending = ATOMIC_INIT(1) };
 	struct dm_io_request req = {
 		.bi_opf = REQ_OP_WRITE,
 		.mem.type = DM_IO_VMA,
 		.notify.fn = itg_inplace_endio,
-		.notify.context = &ip,
+		.notify.context = ic,
 		.client = ic->io,
 	};
 	struct dm_io_region where = { .bdev = ic->dev->bdev };
@@ -324,15 +388,15 @@ static int itg_journal_write_inplace(struct itg_c *ic)
 	unsigned int i, entry = 0;
 	int r = 0;
 
-	init_completion(&ip.done);
-	for (i = 0; i < ic->jnranges_commit && !r; i++) {
-		struct itg_range *jr = &ic->jranges_commit[i];
+	atomic_set(&ic->jinplace_pending, 1);
+	for (i = 0; i < ic->jnranges_inplace && !r; i++) {
+		struct itg_range *jr = &ic->jranges_inplace[i];
 		unsigned int n = jr->n_sectors >> ic->log2_spb;
 		unsigned int run = 0, k;
 
 		for (k = 0; k < n; k++) {
 			sector_t sector = jr->sector + (sector_t)k * spb;
-			u8 *je = itg_area_entry(ic, ic->jbuf_commit, entry + k);
+			u8 *je = itg_area_entry(ic, ic->jbuf_inplace, entry + k);
 
 			if (jr->tags) {
 				r = itg_tags_rw(ic, itg_tag_byte(ic, sector),
@@ -345,38 +409,33 @@ static int itg_journal_write_inplace(struct itg_c *ic)
 			    itg_data_sector(ic, sector) + spb)
 				continue;
 			/* Blocks run..k are contiguous on the disk and in memory. */
-			req.mem.ptr.vma = itg_area_entry_data(ic, ic->jbuf_commit,
+			req.mem.ptr.vma = itg_area_entry_data(ic, ic->jbuf_inplace,
 							      entry + run);
 			where.sector = itg_data_sector(ic, jr->sector + (sector_t)run * spb);
 			where.count = (k + 1 - run) * spb;
-			atomic_inc(&ip.pending);
+			atomic_inc(&ic->jinplace_pending);
 			r = dm_io(&req, 1, &where, NULL, IOPRIO_DEFAULT);
 			if (r) {
-				atomic_dec(&ip.pending);
+				atomic_dec(&ic->jinplace_pending);
 				break;
 			}
 			run = k + 1;
 		}
 		entry += n;
 	}
-	/* The memory is the area's: every write must be over before it goes. */
-	if (!atomic_dec_and_test(&ip.pending))
-		wait_for_completion(&ip.done);
-	if (!r && READ_ONCE(ip.failed))
-		r = -EIO;
-	return r;
+	if (r)
+		WRITE_ONCE(ic->jinplace_failed, true);
+	if (atomic_dec_and_test(&ic->jinplace_pending))
+		queue_work(ic->jinplace_wq, &ic->jinplace_work);
 }
 
-static void itg_journal_release_ranges(struct itg_c *ic)
+/* Exchange the commit buffer and its ranges with the in-place ones. */
+static void itg_journal_swap_inplace(struct itg_c *ic)
 {
-	unsigned int i;
-
-	spin_lock(&ic->range_lock);
-	for (i = 0; i < ic->jnranges_commit; i++)
-		list_del(&ic->jranges_commit[i].entry);
-	spin_unlock(&ic->range_lock);
-	ic->jnranges_commit = 0;
-	wake_up_all(&ic->range_wait);
+	swap(ic->jbuf_commit, ic->jbuf_inplace);
+	swap(ic->jused_commit, ic->jused_inplace);
+	swap(ic->jranges_commit, ic->jranges_inplace);
+	swap(ic->jnranges_commit, ic->jnranges_inplace);
 }
 
 /*
@@ -416,13 +475,20 @@ static int itg_journal_commit(struct itg_c *ic, u64 gen)
 		r = itg_journal_write_sections(ic);
 		if (r)
 			itg_error(ic, "writing journal", r);
-		else
-			r = itg_journal_write_inplace(ic);
-		if (r)
-			itg_error(ic, "copying from journal", r);
 	}
-	/* On an error the device has failed: its reads fail from now on. */
-	itg_journal_release_ranges(ic);
+	/*
+	 * The last commit's writes in place must be over before its buffer
+	 * is reused; this one's are only submitted.  On an error the device
+	 * has failed (its reads fail from now on): the ranges go at once.
+	 */
+	itg_journal_inplace_wait(ic);
+	itg_journal_swap_inplace(ic);
+	ic->jinplace_busy = true;
+	ic->jinplace_failed = false;
+	if (ic->jnranges_inplace && !r)
+		itg_journal_write_inplace(ic);
+	else
+		itg_journal_inplace_release(&ic->jinplace_work);
 out:
 	mutex_unlock(&ic->commit_lock);
 	return READ_ONCE(ic->failed) ? -EIO : 0;
@@ -570,6 +636,7 @@ void itg_journal_suspend(struct itg_c *ic)
 
 	itg_journal_commit_open(ic);
 	mutex_lock(&ic->commit_lock);
+	itg_journal_inplace_wait(ic);
 	itg_journal_flush_inplace(ic);
 	if (ic->wrote_to_journal) {
 		r = itg_journal_clear(ic, ic->jsec, ic->journal_sections - ic->jsec,
