@@ -203,7 +203,8 @@ static void itg_journal_inplace_release(struct work_struct *w)
 		list_del(&ic->jranges_inplace[i].entry);
 	ic->jnranges_inplace = 0;
 	spin_unlock(&ic->range_lock);
-	WRITE_ONCE(ic->jinplace_busy, false);
+	/* Pairs with the acquire in itg_journal_inplace_wait(). */
+	smp_store_release(&ic->jinplace_busy, false);
 	wake_up_all(&ic->range_wait);
 	wake_up_all(&ic->jinplace_wait);
 }
@@ -211,7 +212,8 @@ static void itg_journal_inplace_release(struct work_struct *w)
 /* Wait until no in-place write of a commit is in flight. */
 static void itg_journal_inplace_wait(struct itg_c *ic)
 {
-	wait_event(ic->jinplace_wait, !READ_ONCE(ic->jinplace_busy));
+	/* Acquire: the released ranges are seen once busy is seen clear. */
+	wait_event(ic->jinplace_wait, !smp_load_acquire(&ic->jinplace_busy));
 }
 
 int itg_journal_alloc(struct itg_c *ic)
