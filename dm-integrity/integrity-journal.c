@@ -236,7 +236,9 @@ int itg_journal_alloc(struct itg_c *ic)
 	len = ic->jbatch * itg_section_bytes(ic);
 	ic->jbuf = vmalloc(len);
 	ic->jbuf_commit = vmalloc(len);
-	ic->jseal = vmalloc(len);
+	/* Only an encrypted journal is written from a copy of the area. */
+	if (ic->jcrypt_alg.name)
+		ic->jseal = vmalloc(len);
 	ic->jbuf_inplace = vmalloc(len);
 	ic->jranges = kvcalloc(ic->jbatch * ic->journal_section_entries,
 			       sizeof(*ic->jranges), GFP_KERNEL);
@@ -246,7 +248,8 @@ int itg_journal_alloc(struct itg_c *ic)
 				       sizeof(*ic->jranges_inplace), GFP_KERNEL);
 	/* Range release must not wait behind a commit on another queue. */
 	ic->jinplace_wq = alloc_workqueue("dm-integrity-jdone", WQ_MEM_RECLAIM, 1);
-	if (!ic->jbuf || !ic->jbuf_commit || !ic->jseal || !ic->jbuf_inplace ||
+	if (!ic->jbuf || !ic->jbuf_commit || (ic->jcrypt_alg.name && !ic->jseal) ||
+	    !ic->jbuf_inplace ||
 	    !ic->jranges || !ic->jranges_commit || !ic->jranges_inplace ||
 	    !ic->jinplace_wq)
 		return -ENOMEM;
