@@ -331,10 +331,13 @@ static inline size_t itg_section_bytes(struct itg_c *ic)
 	return (size_t)ic->journal_section_sectors << SECTOR_SHIFT;
 }
 
-/* journal_crypt: the journal's on-disk form is not its memory form. */
+/*
+ * journal_crypt: the journal's on-disk form is not its memory form.  Known
+ * from the table, before the cipher is set up.
+ */
 static inline bool itg_journal_encrypted(struct itg_c *ic)
 {
-	return ic->jxor || ic->jcrypt;
+	return ic->jcrypt_alg.name;
 }
 
 void itg_error(struct itg_c *ic, const char *what, int err);

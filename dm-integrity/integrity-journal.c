@@ -237,7 +237,7 @@ int itg_journal_alloc(struct itg_c *ic)
 	ic->jbuf = vmalloc(len);
 	ic->jbuf_commit = vmalloc(len);
 	/* Only an encrypted journal is written from a copy of the area. */
-	if (ic->jcrypt_alg.name)
+	if (itg_journal_encrypted(ic))
 		ic->jseal = vmalloc(len);
 	ic->jbuf_inplace = vmalloc(len);
 	ic->jranges = kvcalloc(ic->jbatch * ic->journal_section_entries,
@@ -248,15 +248,13 @@ int itg_journal_alloc(struct itg_c *ic)
 				       sizeof(*ic->jranges_inplace), GFP_KERNEL);
 	/* Range release must not wait behind a commit on another queue. */
 	ic->jinplace_wq = alloc_workqueue("dm-integrity-jdone", WQ_MEM_RECLAIM, 1);
-	if (!ic->jbuf || !ic->jbuf_commit || (ic->jcrypt_alg.name && !ic->jseal) ||
-	    !ic->jbuf_inplace ||
+	if (!ic->jbuf || !ic->jbuf_commit || !ic->jbuf_inplace ||
+	    (itg_journal_encrypted(ic) && !ic->jseal) ||
 	    !ic->jranges || !ic->jranges_commit || !ic->jranges_inplace ||
 	    !ic->jinplace_wq)
 		return -ENOMEM;
 	itg_area_clear(ic, ic->jbuf_commit, ic->jbatch);
 	itg_area_clear(ic, ic->jbuf_inplace, ic->jbatch);
-	ic->jused_commit = 0;
-	ic->jused_inplace = 0;
 	itg_journal_begin(ic, ic->jbatch);
 	return 0;
 }
