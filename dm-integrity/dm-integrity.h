@@ -189,7 +189,8 @@ struct itg_c {
 	 * Journal (J mode).  A write is copied into the open section and
 	 * completes (a FUA write once it is committed); its blocks stay locked
 	 * by a journal range until they are in place.  A commit (area full,
-	 * flush, FUA, commit timer, or a bio waiting on a journal range) takes
+	 * from the commit worker; flush, FUA, commit timer, or a bio waiting
+	 * on a journal range, from the bio's or the timer's context) takes
 	 * the open area (up to jbatch sections, never across the end of the
 	 * ring), writes its sections to the ring in one write, then submits
 	 * its data and tags in place and returns: writers fill the next area
@@ -204,6 +205,11 @@ struct itg_c {
 	struct itg_range *jranges;	/* the blocks it holds */
 	unsigned int jnranges;
 	u64 jopen_gen;			/* its generation (changes under both) */
+	wait_queue_head_t jopen_wait;	/* a writer waits for the next area */
+	atomic_t jwriters[2];		/* filling entries of area gen & 1 */
+	wait_queue_head_t jwriters_wait;
+	struct work_struct jcommit_work;	/* commits a full area */
+	struct workqueue_struct *jcommit_wq;
 	struct mutex commit_lock;	/* the area being committed */
 	u8 *jbuf_commit;
 	unsigned int jused_commit;

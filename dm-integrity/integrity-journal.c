@@ -10,14 +10,16 @@
  * high word set to 0xffffffff.
  *
  * A write is copied into the open area in memory (up to ITG_JOURNAL_BATCH
- * sections) and completes; its blocks stay locked by journal ranges until a
- * commit has written the area's sections to the ring (one FUA write) and
- * then its data and tags in place, so a read never needs to look into the
- * journal: it waits for the commit it triggers.  A commit returns once the
- * area's in-place writes are submitted; they complete while writers fill
- * the next area and the next commit writes it to the ring.  On the disk an
- * area is just consecutive sections: a torn write of one leaves the ones
- * before it to replay.
+ * sections) and completes: its entries are reserved under journal_lock and
+ * filled (data, tags) without it.  A full area is committed by the commit
+ * worker while writers go on into the next.  The blocks stay locked by
+ * journal ranges until a commit has written the area's sections to the
+ * ring (one FUA write) and then its data and tags in place, so a read
+ * never needs to look into the journal: it waits for the commit it
+ * triggers.  A commit returns once the area's in-place writes are
+ * submitted; they complete while writers fill the next area and the next
+ * commit writes it to the ring.  On the disk an area is just consecutive
+ * sections: a torn write of one leaves the ones before it to replay.
  */
 #include <linux/blk-integrity.h>
 #include <linux/highmem.h>
@@ -216,6 +218,8 @@ static void itg_journal_inplace_wait(struct itg_c *ic)
 	wait_event(ic->jinplace_wait, !smp_load_acquire(&ic->jinplace_busy));
 }
 
+static void itg_journal_commit_full(struct work_struct *w);
+
 int itg_journal_alloc(struct itg_c *ic)
 {
 	size_t len;
@@ -230,6 +234,11 @@ int itg_journal_alloc(struct itg_c *ic)
 	init_waitqueue_head(&ic->inplace_wait);
 	init_waitqueue_head(&ic->jinplace_wait);
 	INIT_WORK(&ic->jinplace_work, itg_journal_inplace_release);
+	init_waitqueue_head(&ic->jopen_wait);
+	atomic_set(&ic->jwriters[0], 0);
+	atomic_set(&ic->jwriters[1], 0);
+	init_waitqueue_head(&ic->jwriters_wait);
+	INIT_WORK(&ic->jcommit_work, itg_journal_commit_full);
 	if (ic->mode != 'J')
 		return 0;
 	ic->jbatch = clamp(ic->journal_sections / 4, 1U, ITG_JOURNAL_BATCH);
@@ -248,10 +257,13 @@ int itg_journal_alloc(struct itg_c *ic)
 				       sizeof(*ic->jranges_inplace), GFP_KERNEL);
 	/* Range release must not wait behind a commit on another queue. */
 	ic->jinplace_wq = alloc_workqueue("dm-integrity-jdone", WQ_MEM_RECLAIM, 1);
+	/* Unbound: the commit runs beside the writers, not behind them. */
+	ic->jcommit_wq = alloc_workqueue("dm-integrity-jcommit",
+					 WQ_MEM_RECLAIM | WQ_UNBOUND, 1);
 	if (!ic->jbuf || !ic->jbuf_commit || !ic->jbuf_inplace ||
 	    (itg_journal_encrypted(ic) && !ic->jseal) ||
 	    !ic->jranges || !ic->jranges_commit || !ic->jranges_inplace ||
-	    !ic->jinplace_wq)
+	    !ic->jinplace_wq || !ic->jcommit_wq)
 		return -ENOMEM;
 	itg_area_clear(ic, ic->jbuf_commit, ic->jbatch);
 	itg_area_clear(ic, ic->jbuf_inplace, ic->jbatch);
@@ -261,6 +273,10 @@ int itg_journal_alloc(struct itg_c *ic)
 
 void itg_journal_free(struct itg_c *ic)
 {
+	if (ic->jcommit_wq) {
+		destroy_workqueue(ic->jcommit_wq);
+		ic->jcommit_wq = NULL;
+	}
 	if (ic->jinplace_wq) {
 		itg_journal_inplace_wait(ic);
 		destroy_workqueue(ic->jinplace_wq);
@@ -472,6 +488,12 @@ static int itg_journal_commit(struct itg_c *ic, u64 gen)
 	ic->jopen_gen++;
 	itg_journal_begin(ic, dirty);
 	mutex_unlock(&ic->journal_lock);
+	wake_up_all(&ic->jopen_wait);
+	/*
+	 * Writers may still be filling entries they reserved; the next area
+	 * (the other parity) counts its own.  Acquire: their entries are seen.
+	 */
+	wait_event(ic->jwriters_wait, !atomic_read_acquire(&ic->jwriters[gen & 1]));
 
 	/* Every entry in use is in a range: none means an empty area. */
 	if (ic->jnranges_commit) {
@@ -509,47 +531,70 @@ int itg_journal_commit_open(struct itg_c *ic)
 }
 
 /*
- * Room for one more entry in the open area: a full one is committed first.
- * Called and returns with journal_lock held.
+ * The open area filled up: commit it from the commit worker, so that the
+ * writer that filled it goes on into the next area (on another CPU) while
+ * the ring write and the writes in place of this one are under way.
+ */
+static void itg_journal_commit_full(struct work_struct *w)
+{
+	struct itg_c *ic = container_of(w, struct itg_c, jcommit_work);
+	bool full;
+	u64 gen;
+
+	mutex_lock(&ic->journal_lock);
+	full = ic->jused >= itg_journal_capacity(ic);
+	gen = ic->jopen_gen;
+	mutex_unlock(&ic->journal_lock);
+	/* Not full: a flush, FUA write or the timer committed it already. */
+	if (full)
+		itg_journal_commit(ic, gen);
+}
+
+/*
+ * Room for one more entry in the open area: a full one is handed to the
+ * commit worker, and the writer waits only until the worker has opened the
+ * next area.  Called and returns with journal_lock held.
  */
 static int itg_journal_make_room(struct itg_c *ic)
 {
 	while (ic->jused >= itg_journal_capacity(ic)) {
 		u64 gen = ic->jopen_gen;
-		int r;
 
 		mutex_unlock(&ic->journal_lock);
-		r = itg_journal_commit(ic, gen);
+		queue_work(ic->jcommit_wq, &ic->jcommit_work);
+		wait_event(ic->jopen_wait, READ_ONCE(ic->jopen_gen) != gen);
 		mutex_lock(&ic->journal_lock);
-		if (r)
-			return r;
+		if (READ_ONCE(ic->failed))
+			return -EIO;
 	}
 	return 0;
 }
 
-/* @len bytes of the integrity payload at @it, copied to @dst. */
-static void itg_bip_take(struct bio_integrity_payload *bip, struct bvec_iter *it,
-			 u8 *dst, unsigned int len)
+/* @len bytes from the bio_vec array @vecs at @it, copied to @dst. */
+static void itg_bvec_take(const struct bio_vec *vecs, struct bvec_iter *it,
+			  u8 *dst, unsigned int len)
 {
 	while (len && it->bi_size) {
-		struct bio_vec bv = bvec_iter_bvec(bip->bip_vec, *it);
+		struct bio_vec bv = bvec_iter_bvec(vecs, *it);
 		unsigned int n = min(bv.bv_len, len);
 		u8 *mem = bvec_kmap_local(&bv);
 
 		memcpy(dst, mem, n);
 		kunmap_local(mem);
-		bvec_iter_advance(bip->bip_vec, it, n);
+		bvec_iter_advance(vecs, it, n);
 		dst += n;
 		len -= n;
 	}
 }
 
 /*
- * Lock the block at @sector, just added to the open section, by a journal
- * range: the last one grows if it ends there.  The bio's own range covers
- * the block until the bio completes, this one until the block is in place.
+ * Lock @n blocks from @sector, just given entries at the end of the open
+ * area, by a journal range: the last one grows if it ends there.  The
+ * bio's own range covers them until the bio completes, this one until they
+ * are in place.
  */
-static void itg_journal_lock_block(struct itg_c *ic, sector_t sector, bool tags)
+static void itg_journal_lock_blocks(struct itg_c *ic, sector_t sector,
+				    unsigned int n, bool tags)
 {
 	struct itg_range *jr = ic->jnranges ? &ic->jranges[ic->jnranges - 1] : NULL;
 
@@ -564,14 +609,23 @@ static void itg_journal_lock_block(struct itg_c *ic, sector_t sector, bool tags)
 		jr->tags = tags;
 		list_add_tail(&jr->entry, &ic->ranges);
 	}
-	jr->n_sectors += ic->sectors_per_block;
+	jr->n_sectors += n << ic->log2_spb;
 	spin_unlock(&ic->range_lock);
 }
 
+/* A writer is done with the entries it reserved in area @gen. */
+static void itg_journal_writer_done(struct itg_c *ic, u64 gen)
+{
+	if (atomic_dec_and_test(&ic->jwriters[gen & 1]))
+		wake_up_all(&ic->jwriters_wait);
+}
+
 /*
- * Journal the blocks of a write bio: entries and data into the open
- * section.  The bio may complete then, a FUA one once its section is
- * committed.
+ * Journal the blocks of a write bio.  Under journal_lock a run of entries
+ * of the open area is reserved and locked; the data, sector tails and tags
+ * are then filled in without the lock, so that writers hash in parallel,
+ * and the commit of the area waits for them (jwriters).  The bio may
+ * complete then, a FUA one once its last area is committed.
  */
 int itg_journal_write_bio(struct itg_io *dio, struct bio *bio)
 {
@@ -579,12 +633,12 @@ int itg_journal_write_bio(struct itg_io *dio, struct bio *bio)
 	struct bio_integrity_payload *bip = bio_integrity(bio);
 	struct itg_hreq *hr = ic->hash.ahash ? itg_io_hreq(dio) : NULL;
 	unsigned int bsize = ic->sectors_per_block << SECTOR_SHIFT;
+	unsigned int left = dio->range.n_sectors >> ic->log2_spb;
 	bool tags = itg_has_hash(ic) || bip;
 	sector_t sector = dio->range.sector;
+	struct bvec_iter data_it = bio->bi_iter;
 	struct bvec_iter bip_it = {};
-	struct bvec_iter iter;
-	struct bio_vec bv;
-	u64 gen;
+	u64 gen = 0;
 	int r = 0;
 
 	/* A failed device (e.g. a journal MAC mismatch) keeps its journal. */
@@ -592,43 +646,48 @@ int itg_journal_write_bio(struct itg_io *dio, struct bio *bio)
 		return -EIO;
 	if (bip)
 		bip_it = bip->bip_iter;
-	mutex_lock(&ic->journal_lock);
-	bio_for_each_segment(bv, bio, iter) {
-		unsigned int pos;
+	while (left) {
+		unsigned int first, n, k;
+		u8 *area;
 
-		for (pos = 0; pos + bsize <= bv.bv_len; pos += bsize) {
-			u8 *mem, *je, *jd;
+		mutex_lock(&ic->journal_lock);
+		r = itg_journal_make_room(ic);
+		if (r) {
+			mutex_unlock(&ic->journal_lock);
+			return r;
+		}
+		n = min(left, itg_journal_capacity(ic) - ic->jused);
+		first = ic->jused;
+		area = ic->jbuf;
+		gen = ic->jopen_gen;
+		atomic_inc(&ic->jwriters[gen & 1]);
+		itg_journal_lock_blocks(ic, sector, n, tags);
+		ic->jused += n;
+		mutex_unlock(&ic->journal_lock);
+
+		for (k = 0; k < n; k++) {
+			u8 *je = itg_area_entry(ic, area, first + k);
+			u8 *jd = itg_area_entry_data(ic, area, first + k);
 			unsigned int s;
 
-			r = itg_journal_make_room(ic);
-			if (r)
-				goto unlock;
-			je = itg_area_entry(ic, ic->jbuf, ic->jused);
-			jd = itg_area_entry_data(ic, ic->jbuf, ic->jused);
-			mem = bvec_kmap_local(&bv);
-			memcpy(jd, mem + pos, bsize);
-			kunmap_local(mem);
+			itg_bvec_take(bio->bi_io_vec, &data_it, jd, bsize);
 			for (s = 0; s < ic->sectors_per_block; s++)
 				memcpy(je + 8 + 8 * s,
 				       jd + (s << SECTOR_SHIFT) + ITG_JOURNAL_SECTOR_DATA, 8);
+			/* From the journal's copy: the tag is of what goes in place. */
 			if (itg_has_hash(ic))
-				itg_tag_page(ic, hr, sector, bv.bv_page,
-					     bv.bv_offset + pos, itg_entry_tag(ic, je));
+				itg_tag_buf(ic, hr, sector, jd, itg_entry_tag(ic, je));
 			else if (bip)
-				itg_bip_take(bip, &bip_it, itg_entry_tag(ic, je), ic->tag_size);
+				itg_bvec_take(bip->bip_vec, &bip_it,
+					      itg_entry_tag(ic, je), ic->tag_size);
 			put_unaligned_le64(sector, je);
-			itg_journal_lock_block(ic, sector, tags);
-			ic->jused++;
 			sector += ic->sectors_per_block;
 		}
+		itg_journal_writer_done(ic, gen);
+		left -= n;
 	}
-	gen = ic->jopen_gen;
-	mutex_unlock(&ic->journal_lock);
 	if (dio->fua)
 		r = itg_journal_commit(ic, gen);
-	return r;
-unlock:
-	mutex_unlock(&ic->journal_lock);
 	return r;
 }
 
@@ -637,6 +696,7 @@ void itg_journal_suspend(struct itg_c *ic)
 {
 	int r = 0;
 
+	flush_work(&ic->jcommit_work);
 	itg_journal_commit_open(ic);
 	mutex_lock(&ic->commit_lock);
 	itg_journal_inplace_wait(ic);
