@@ -65,7 +65,7 @@ static const struct kernel_param_ops itg_hash_iface_ops = {
 /* Read at each table load: changing it affects the tables loaded after. */
 module_param_cb(hash_interface, &itg_hash_iface_ops, &itg_hash_iface, 0644);
 MODULE_PARM_DESC(hash_interface,
-		 "Testing knob: crypto interface of internal_hash: auto (default: shash, or ahash if it comes from another driver), shash, ahash, or cryptd (the algorithm's driver wrapped in cryptd, always asynchronous)");
+		 "Testing knob: crypto interface of internal_hash: auto (default: shash, or ahash if it comes from another driver), shash, ahash (the shash's driver through the ahash interface), or cryptd (the algorithm's driver wrapped in cryptd, always asynchronous)");
 
 /* The ahash request follows the itg_hreq, aligned as the crypto API wants. */
 #define ITG_HREQ_REQ_OFFSET \
@@ -191,7 +191,12 @@ int itg_hash_setup(struct itg_c *ic, const char **error)
 		s = NULL;
 		break;
 	case ITG_HASH_AHASH:
-		h->ahash = itg_alloc_ahash(a->name);
+		/*
+		 * The shash's own driver through the ahash interface: by name,
+		 * a cryptd instance someone made earlier could be picked.
+		 */
+		h->ahash = itg_alloc_ahash(s ? crypto_tfm_alg_driver_name(crypto_shash_tfm(s)) :
+					   a->name);
 		break;
 	case ITG_HASH_CRYPTD:
 		r = itg_alloc_cryptd(ic, s, error);
