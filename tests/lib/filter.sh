@@ -120,8 +120,8 @@ _dev_writes() {
 # $3 seconds (default 120): fio's start-up alone can take seconds under
 # KASAN and TCG.
 _wait_dev_writes() {
-	local dev=$1 base=$2 limit=${3:-120} i
-	for i in $(seq $((limit * 10))); do
+	local dev=$1 base=$2 limit=${3:-120} _
+	for _ in $(seq $((limit * 10))); do
 		[ "$(_dev_writes "$dev")" -gt "$base" ] && return 0
 		sleep 0.1
 	done
