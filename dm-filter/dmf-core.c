@@ -342,7 +342,13 @@ static void dmf_detach_filter(struct dmf_filter *f)
 
 static void dmf_detach_all(struct dmf_device *d)
 {
-	while (!list_empty(&d->filters))
+	unsigned int n = d->nr_filters;
+
+	/*
+	 * Detaching the last filter frees d: count, never look at d->filters
+	 * after that detach.
+	 */
+	while (n--)
 		dmf_detach_filter(list_last_entry(&d->filters,
 						  struct dmf_filter, list));
 }

@@ -109,6 +109,25 @@ _fio_verify_bg() {
 	FIO_PID=$!
 }
 
+# Writes completed on block device $1 (path or symlink), from its stat file.
+_dev_writes() {
+	local name
+	name=$(basename "$(readlink -f "$1")")
+	awk '{ print $5 }' "/sys/class/block/$name/stat"
+}
+
+# Wait until block device $1 has completed more than $2 writes, at most
+# $3 seconds (default 120): fio's start-up alone can take seconds under
+# KASAN and TCG.
+_wait_dev_writes() {
+	local dev=$1 base=$2 limit=${3:-120} _
+	for _ in $(seq $((limit * 10))); do
+		[ "$(_dev_writes "$dev")" -gt "$base" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 # Wait for the fio started by _fio_verify_bg; fail with its errors.
 _fio_wait() {
 	local tag=${1:-bg} rc=0
