@@ -109,20 +109,23 @@ _fio_verify_bg() {
 	FIO_PID=$!
 }
 
-# Writes completed on block device $1 (path or symlink), from its stat file.
+# Writes completed on block device $1, from its stat file (found by
+# major:minor: without udev, /dev/mapper/NAME is a node, not a symlink).
 _dev_writes() {
-	local name
-	name=$(basename "$(readlink -f "$1")")
-	awk '{ print $5 }' "/sys/class/block/$name/stat"
+	local mm
+	mm=$(stat -L -c '%t %T' "$1") || return 1
+	read -r -a mm <<<"$mm"
+	awk '{ print $5 }' "/sys/dev/block/$((16#${mm[0]})):$((16#${mm[1]}))/stat"
 }
 
 # Wait until block device $1 has completed more than $2 writes, at most
 # $3 seconds (default 120): fio's start-up alone can take seconds under
 # KASAN and TCG.
 _wait_dev_writes() {
-	local dev=$1 base=$2 limit=${3:-120} _
+	local dev=$1 base=$2 limit=${3:-120} now _
 	for _ in $(seq $((limit * 10))); do
-		[ "$(_dev_writes "$dev")" -gt "$base" ] && return 0
+		now=$(_dev_writes "$dev") || return 1
+		[ "$now" -gt "$base" ] && return 0
 		sleep 0.1
 	done
 	return 1
