@@ -131,7 +131,8 @@ int dmf_iterate_types(dmf_type_fn fn, void *data)
 
 /* ---- the I/O path ------------------------------------------------------- */
 
-static void dmf_run_chain(struct dmf_device *d, struct dmf_filter *f,
+/* Returns true when the bio is to go on to the device now. */
+static bool dmf_run_chain(struct dmf_device *d, struct dmf_filter *f,
 			  struct bio *bio)
 {
 	list_for_each_entry_from(f, &d->filters, list) {
@@ -140,18 +141,22 @@ static void dmf_run_chain(struct dmf_device *d, struct dmf_filter *f,
 			continue;
 		case DMF_COMPLETE:
 			percpu_ref_put(&d->active);
-			return;
+			return false;
 		case DMF_HOLD:
 			/* The held bio keeps the reference. */
-			return;
+			return false;
 		}
 	}
 	percpu_ref_put(&d->active);
-	dmf_hook_pass(bio);
+	return true;
 }
 
-/* Called by the hook for bios of devices that may be filtered. */
-void dmf_handle_bio(struct bio *bio)
+/*
+ * Called by the hook, with preemption disabled, for bios of devices that
+ * may be filtered.  Returns true when the bio is to go on to the device
+ * now, false when a filter completed or holds it.
+ */
+bool dmf_handle_bio(struct bio *bio)
 {
 	struct dmf_device *d;
 	unsigned long flags;
@@ -162,8 +167,7 @@ again:
 	d = xa_load(&dmf_xa, bio->bi_bdev->bd_dev);
 	if (!d) {
 		rcu_read_unlock();
-		dmf_hook_pass(bio);
-		return;
+		return true;
 	}
 	if (unlikely(!percpu_ref_tryget_live(&d->active))) {
 		spin_lock_irqsave(&d->lock, flags);
@@ -171,15 +175,14 @@ again:
 			bio_list_add(&d->deferred, bio);
 			spin_unlock_irqrestore(&d->lock, flags);
 			rcu_read_unlock();
-			return;
+			return false;
 		}
 		dead = d->dead;
 		spin_unlock_irqrestore(&d->lock, flags);
 		rcu_read_unlock();
 		if (!dead)
 			goto again;	/* the gate opened meanwhile */
-		dmf_hook_pass(bio);
-		return;
+		return true;
 	}
 	rcu_read_unlock();
 
@@ -187,11 +190,10 @@ again:
 		/* Another disk under the same number: not ours to filter. */
 		percpu_ref_put(&d->active);
 		mod_delayed_work(system_wq, &dmf_check_work, 0);
-		dmf_hook_pass(bio);
-		return;
+		return true;
 	}
-	dmf_run_chain(d, list_first_entry(&d->filters, struct dmf_filter, list),
-		      bio);
+	return dmf_run_chain(d, list_first_entry(&d->filters, struct dmf_filter,
+						 list), bio);
 }
 
 void dmf_bio_continue(struct dmf_filter *f, struct bio *bio)
@@ -199,7 +201,8 @@ void dmf_bio_continue(struct dmf_filter *f, struct bio *bio)
 	struct dmf_device *d = f->dev;
 
 	f = list_next_entry(f, list);
-	dmf_run_chain(d, f, bio);
+	if (dmf_run_chain(d, f, bio))
+		dmf_hook_pass(bio);
 }
 EXPORT_SYMBOL_GPL(dmf_bio_continue);
 
@@ -250,7 +253,8 @@ static void dmf_gate_open(struct dmf_device *d)
 	bio_list_init(&d->deferred);
 	spin_unlock_irq(&d->lock);
 	while ((bio = bio_list_pop(&bios)))
-		dmf_handle_bio(bio);
+		if (dmf_handle_bio(bio))
+			dmf_hook_pass(bio);
 }
 
 /* ---- devices ---------------------------------------------------------- */

@@ -5,18 +5,23 @@
  * The hook is an ftrace_ops with SAVE_REGS and IPMODIFY on the entry of
  * submit_bio_noacct(), registered when the module loads (or, if another
  * module held the hook then, at the next attach) and kept until the module
- * is unloaded.  Its callback looks at the bio (first argument) and,
- * when the bio's device may be filtered, rewrites the return instruction
- * pointer so that dmf_hook_entry() runs instead of submit_bio_noacct(),
- * with the same argument.  It leaves a bio alone when
+ * is unloaded.  Its callback looks at the bio (first argument) and, when
+ * the bio's device is filtered, runs the filters there and then (the
+ * callback runs with preemption disabled, which filters' submit_bio
+ * allows).  A bio they pass goes on into submit_bio_noacct() untouched,
+ * so it costs one pass through the ftrace trampoline, as for any bio.  For
+ * a bio a filter completed or holds, the callback rewrites the return
+ * instruction pointer so that dmf_hook_consumed(), which does nothing,
+ * runs instead of submit_bio_noacct().  The callback leaves a bio alone
+ * when
  *
  *  - no filtered device hashes to the bio's device (one test_bit: the only
  *    cost for devices without filters),
  *  - current->bio_list is set: the bio comes from inside a driver's
  *    ->submit_bio (a split remainder, or a stacked driver's bio to its
  *    lower device), which the filters already saw or do not own,
- *  - it is submitted from this module: that is how bios go on after the
- *    filters (dmf_hook_pass).
+ *  - it is submitted from this module: that is how held bios go on after
+ *    the filters (dmf_hook_pass).
  *
  * Only one IPMODIFY ftrace_ops may hook a function: if a livepatch or
  * another product already hooks submit_bio_noacct, registering fails with
@@ -35,7 +40,7 @@
 
 static DECLARE_BITMAP(dmf_watched, 1 << DMF_HASH_BITS);
 static u16 dmf_watch_count[1 << DMF_HASH_BITS];
-/* Tasks sent to dmf_hook_entry() and not yet out of it. */
+/* Tasks sent to dmf_hook_consumed() and not yet out of it. */
 static DEFINE_PER_CPU(long, dmf_hook_inflight);
 static bool dmf_hook_registered;
 
@@ -73,9 +78,9 @@ noinline notrace void dmf_hook_pass(struct bio *bio)
 	barrier();
 }
 
-static notrace void dmf_hook_entry(struct bio *bio)
+/* Runs instead of submit_bio_noacct() for a bio a filter completed or holds. */
+static noinline notrace void dmf_hook_consumed(struct bio *bio)
 {
-	dmf_handle_bio(bio);
 	this_cpu_dec(dmf_hook_inflight);
 }
 
@@ -95,8 +100,11 @@ static notrace void dmf_hook_callback(unsigned long ip, unsigned long parent_ip,
 		return;
 	if (within_module(parent_ip, THIS_MODULE))
 		return;
+	if (dmf_handle_bio(bio))
+		return;
 	this_cpu_inc(dmf_hook_inflight);
-	ftrace_regs_set_instruction_pointer(fregs, (unsigned long)dmf_hook_entry);
+	ftrace_regs_set_instruction_pointer(fregs,
+					    (unsigned long)dmf_hook_consumed);
 }
 
 static struct ftrace_ops dmf_hook_ops = {
@@ -151,7 +159,7 @@ void dmf_hook_exit(void)
 	unregister_ftrace_function(&dmf_hook_ops);
 	ftrace_set_filter_ip(&dmf_hook_ops, (unsigned long)submit_bio_noacct,
 			     1, 0);
-	/* No new task enters dmf_hook_entry(); wait for those inside. */
+	/* No new task enters dmf_hook_consumed(); wait for those inside. */
 	while (dmf_hook_inflight_sum())
 		usleep_range(1000, 2000);
 	/* ... and for them to leave its last instructions. */

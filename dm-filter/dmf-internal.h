@@ -44,7 +44,7 @@ void dmf_hook_pass(struct bio *bio);
 /* dmf-core.c */
 extern struct mutex dmf_ctl_mutex;
 extern struct list_head dmf_devices;
-void dmf_handle_bio(struct bio *bio);
+bool dmf_handle_bio(struct bio *bio);
 struct dmf_filter_type *dmf_get_type(const char *name);
 void dmf_put_type(struct dmf_filter_type *type);
 typedef int (*dmf_type_fn)(struct dmf_filter_type *type, void *data);

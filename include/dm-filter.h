@@ -60,9 +60,11 @@ struct dmf_filter_type {
 	void (*dtr)(struct dmf_filter *f);
 	/*
 	 * Every bio submitted to the device.  Called in the submitter's
-	 * context, which may not sleep: work that sleeps belongs behind
-	 * DMF_HOLD.  Bios the filter makes for the same device must go
-	 * through dmf_submit_bio_direct().
+	 * task from inside the interception hook, with preemption
+	 * disabled: it must not sleep, and must not submit bios itself;
+	 * work that does either belongs behind DMF_HOLD.  Bios the filter
+	 * makes for the same device (from that work) must go through
+	 * dmf_submit_bio_direct().
 	 */
 	enum dmf_result (*submit_bio)(struct dmf_filter *f, struct bio *bio);
 	/* One line of status into result (at most maxlen bytes, NUL included). */
