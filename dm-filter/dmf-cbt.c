@@ -38,6 +38,12 @@
 #include <linux/rcupdate.h>
 #include "dm-filter.h"
 
+/* Per-CPU event counters. */
+struct cbt_counters {
+	u64 writes;
+	u64 beyond;	/* writes past the end of the map */
+};
+
 struct cbt_c {
 	struct dmf_filter *f;
 	unsigned int block_size;
@@ -47,8 +53,7 @@ struct cbt_c {
 	unsigned long *snapshot;	/* NULL before the first "next" */
 	u64 generation;
 	struct mutex lock;		/* messages */
-	atomic64_t writes;
-	atomic64_t beyond;		/* writes past the end of the map */
+	struct cbt_counters __percpu *count;
 };
 
 static unsigned long *cbt_alloc_map(u64 nr_blocks)
@@ -96,11 +101,11 @@ static enum dmf_result cbt_submit_bio(struct dmf_filter *f, struct bio *bio)
 
 	if (!cbt_changes_data(bio))
 		return DMF_PASS;
-	atomic64_inc(&cc->writes);
+	this_cpu_inc(cc->count->writes);
 	first = sector >> cc->block_shift;
 	last = (sector + bio_sectors(bio) - 1) >> cc->block_shift;
 	if (last >= cc->nr_blocks) {
-		atomic64_inc(&cc->beyond);
+		this_cpu_inc(cc->count->beyond);
 		if (first >= cc->nr_blocks)
 			return DMF_PASS;
 		last = cc->nr_blocks - 1;
@@ -133,18 +138,26 @@ static int cbt_ctr(struct dmf_filter *f, unsigned int argc, char **argv)
 		f->error = "out of memory";
 		return -ENOMEM;
 	}
+	cc->count = alloc_percpu(struct cbt_counters);
+	if (!cc->count) {
+		kfree(cc);
+		f->error = "out of memory";
+		return -ENOMEM;
+	}
 	cc->f = f;
 	cc->block_size = bs;
 	cc->block_shift = ilog2(bs >> SECTOR_SHIFT);
 	cc->nr_blocks = DIV_ROUND_UP_ULL(bdev_nr_sectors(f->bdev),
 					 bs >> SECTOR_SHIFT);
 	if (!cc->nr_blocks) {
+		free_percpu(cc->count);
 		kfree(cc);
 		f->error = "device has no blocks";
 		return -EINVAL;
 	}
 	map = cbt_alloc_map(cc->nr_blocks);
 	if (!map) {
+		free_percpu(cc->count);
 		kfree(cc);
 		f->error = "no memory for the bitmap: use a larger block size";
 		return -ENOMEM;
@@ -162,6 +175,7 @@ static void cbt_dtr(struct dmf_filter *f)
 	kvfree(rcu_dereference_protected(cc->active, true));
 	kvfree(cc->snapshot);
 	mutex_destroy(&cc->lock);
+	free_percpu(cc->count);
 	kfree(cc);
 }
 
@@ -183,9 +197,10 @@ static void cbt_status(struct dmf_filter *f, char *result, unsigned int maxlen)
 	mutex_lock(&cc->lock);
 	DMF_EMIT("block_size %u blocks %llu generation %llu ",
 		 cc->block_size, cc->nr_blocks, cc->generation);
-	DMF_EMIT("dirty %llu snapshot_dirty %llu writes %lld beyond %lld",
+	DMF_EMIT("dirty %llu snapshot_dirty %llu writes %llu beyond %llu",
 		 cbt_weight(cc, cbt_active(cc)), cbt_weight(cc, cc->snapshot),
-		 atomic64_read(&cc->writes), atomic64_read(&cc->beyond));
+		 dmf_counter_sum(&cc->count->writes),
+		 dmf_counter_sum(&cc->count->beyond));
 	mutex_unlock(&cc->lock);
 }
 

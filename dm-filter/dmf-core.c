@@ -28,7 +28,7 @@
  */
 #include <linux/module.h>
 #include <linux/slab.h>
-#include <linux/xarray.h>
+#include <linux/hashtable.h>
 #include <linux/workqueue.h>
 #include <linux/string.h>
 #include <linux/blk-mq.h>
@@ -37,7 +37,8 @@
 /* Serialises attach, detach, messages and the vanished-disk check. */
 DEFINE_MUTEX(dmf_ctl_mutex);
 LIST_HEAD(dmf_devices);
-static DEFINE_XARRAY(dmf_xa);
+/* Filtered devices by dev_t: the bio path finds its device in one bucket. */
+static DEFINE_HASHTABLE(dmf_dev_table, 10);
 static u32 dmf_next_id;
 
 static DEFINE_MUTEX(dmf_types_mutex);
@@ -131,6 +132,19 @@ int dmf_iterate_types(dmf_type_fn fn, void *data)
 
 /* ---- the I/O path ------------------------------------------------------- */
 
+/* Under rcu_read_lock() or dmf_ctl_mutex. */
+static struct dmf_device *dmf_lookup_device(dev_t dev)
+{
+	struct dmf_device *d;
+
+	hash_for_each_possible_rcu(dmf_dev_table, d, hash_node, dev,
+				   lockdep_is_held(&dmf_ctl_mutex)) {
+		if (d->dev == dev)
+			return d;
+	}
+	return NULL;
+}
+
 /* Returns true when the bio is to go on to the device now. */
 static bool dmf_run_chain(struct dmf_device *d, struct dmf_filter *f,
 			  struct bio *bio)
@@ -164,7 +178,7 @@ bool dmf_handle_bio(struct bio *bio)
 
 again:
 	rcu_read_lock();
-	d = xa_load(&dmf_xa, bio->bi_bdev->bd_dev);
+	d = dmf_lookup_device(bio->bi_bdev->bd_dev);
 	if (!d) {
 		rcu_read_unlock();
 		return true;
@@ -291,7 +305,7 @@ static void dmf_device_destroy(struct dmf_device *d)
 	bios = d->deferred;
 	bio_list_init(&d->deferred);
 	spin_unlock_irq(&d->lock);
-	xa_erase(&dmf_xa, d->dev);
+	hash_del_rcu(&d->hash_node);
 	dmf_hook_unwatch(d->dev);
 	list_del(&d->node);
 	synchronize_rcu();
@@ -388,7 +402,7 @@ void dmf_check_now(void)
 
 struct dmf_filter *dmf_find_filter(dev_t dev, u32 id, const char *type)
 {
-	struct dmf_device *d = xa_load(&dmf_xa, dev);
+	struct dmf_device *d = dmf_lookup_device(dev);
 	struct dmf_filter *f, *found = NULL;
 
 	if (!d)
@@ -454,7 +468,7 @@ int dmf_attach(dev_t dev, const char *type_name, const char *args, u32 *id,
 			 "cannot hook submit_bio_noacct; see the kernel log");
 		goto bad_unlock;
 	}
-	d = xa_load(&dmf_xa, dev);
+	d = dmf_lookup_device(dev);
 	if (!d) {
 		struct block_device *bdev = dmx_bdev_get(dev);
 
@@ -483,11 +497,7 @@ int dmf_attach(dev_t dev, const char *type_name, const char *args, u32 *id,
 	if (new_d) {
 		list_add_tail(&f->list, &d->filters);
 		d->nr_filters = 1;
-		r = xa_insert(&dmf_xa, dev, d, GFP_KERNEL);
-		if (r) {
-			module_put(THIS_MODULE);
-			goto bad_new;
-		}
+		hash_add_rcu(dmf_dev_table, &d->hash_node, dev);
 		list_add_tail(&d->node, &dmf_devices);
 		dmf_hook_watch(dev);
 		schedule_delayed_work(&dmf_check_work, HZ);

@@ -39,12 +39,17 @@ struct guard_rules {
 	struct guard_rule rule[];
 };
 
+/* Per-CPU event counters. */
+struct guard_counters {
+	u64 denied_reads;
+	u64 denied_writes;
+	u64 passed;
+};
+
 struct guard_c {
 	struct guard_rules __rcu *rules;
 	struct mutex lock;	/* rule updates */
-	atomic64_t denied_reads;
-	atomic64_t denied_writes;
-	atomic64_t passed;
+	struct guard_counters __percpu *count;
 };
 
 static struct guard_rules *guard_rules_alloc(unsigned int nr)
@@ -82,10 +87,13 @@ static enum dmf_result guard_submit_bio(struct dmf_filter *f, struct bio *bio)
 	}
 	rcu_read_unlock();
 	if (!deny) {
-		atomic64_inc(&gc->passed);
+		this_cpu_inc(gc->count->passed);
 		return DMF_PASS;
 	}
-	atomic64_inc(write ? &gc->denied_writes : &gc->denied_reads);
+	if (write)
+		this_cpu_inc(gc->count->denied_writes);
+	else
+		this_cpu_inc(gc->count->denied_reads);
 	bio_io_error(bio);
 	return DMF_COMPLETE;
 }
@@ -119,7 +127,9 @@ static int guard_ctr(struct dmf_filter *f, unsigned int argc, char **argv)
 
 	rs = guard_rules_alloc(argc / 3);
 	gc = kzalloc(sizeof(*gc), GFP_KERNEL);
-	if (!rs || !gc) {
+	if (gc)
+		gc->count = alloc_percpu(struct guard_counters);
+	if (!rs || !gc || !gc->count) {
 		f->error = "out of memory";
 		goto bad;
 	}
@@ -145,6 +155,8 @@ static int guard_ctr(struct dmf_filter *f, unsigned int argc, char **argv)
 	return 0;
 bad:
 	kfree(rs);
+	if (gc)
+		free_percpu(gc->count);
 	kfree(gc);
 	return -EINVAL;
 }
@@ -155,6 +167,7 @@ static void guard_dtr(struct dmf_filter *f)
 
 	kfree(rcu_dereference_protected(gc->rules, true));
 	mutex_destroy(&gc->lock);
+	free_percpu(gc->count);
 	kfree(gc);
 }
 
@@ -171,10 +184,11 @@ static void guard_status(struct dmf_filter *f, char *result, unsigned int maxlen
 
 	mutex_lock(&gc->lock);
 	rs = guard_current(gc);
-	DMF_EMIT("mode %s rules %u denied_reads %lld denied_writes %lld passed %lld",
+	DMF_EMIT("mode %s rules %u denied_reads %llu denied_writes %llu passed %llu",
 		 rs->ro ? "ro" : "rw", rs->nr,
-		 atomic64_read(&gc->denied_reads),
-		 atomic64_read(&gc->denied_writes), atomic64_read(&gc->passed));
+		 dmf_counter_sum(&gc->count->denied_reads),
+		 dmf_counter_sum(&gc->count->denied_writes),
+		 dmf_counter_sum(&gc->count->passed));
 	mutex_unlock(&gc->lock);
 }
 
@@ -246,9 +260,7 @@ static int guard_message(struct dmf_filter *f, unsigned int argc, char **argv,
 				 (unsigned long long)old->rule[i].len);
 		ret = 0;
 	} else if (argc == 1 && !strcmp(argv[0], "reset")) {
-		atomic64_set(&gc->denied_reads, 0);
-		atomic64_set(&gc->denied_writes, 0);
-		atomic64_set(&gc->passed, 0);
+		dmf_counters_reset(gc->count, sizeof(*gc->count));
 		ret = 0;
 	} else {
 		scnprintf(result, maxlen,

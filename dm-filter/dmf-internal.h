@@ -22,6 +22,7 @@ struct dmf_device {
 	struct list_head filters;	/* first to see a bio first */
 	unsigned int nr_filters;
 	struct list_head node;		/* dmf_devices */
+	struct hlist_node hash_node;	/* dmf_dev_table */
 
 	/* Held around every filter callback and by every held bio. */
 	struct percpu_ref active;

@@ -11,12 +11,17 @@
 #include <linux/workqueue.h>
 #include "dm-filter.h"
 
+/* Per-CPU event counters. */
+struct pass_counters {
+	u64 bios;
+	u64 reads;
+	u64 writes;
+};
+
 struct pass_c {
 	struct dmf_filter *f;
 	bool defer;
-	atomic64_t bios;
-	atomic64_t reads;
-	atomic64_t writes;
+	struct pass_counters __percpu *count;
 	spinlock_t lock;		/* protects held */
 	struct bio_list held;
 	struct work_struct work;
@@ -51,6 +56,12 @@ static int pass_ctr(struct dmf_filter *f, unsigned int argc, char **argv)
 		f->error = "out of memory";
 		return -ENOMEM;
 	}
+	pc->count = alloc_percpu(struct pass_counters);
+	if (!pc->count) {
+		kfree(pc);
+		f->error = "out of memory";
+		return -ENOMEM;
+	}
 	pc->f = f;
 	pc->defer = argc == 1;
 	spin_lock_init(&pc->lock);
@@ -65,6 +76,7 @@ static void pass_dtr(struct dmf_filter *f)
 	struct pass_c *pc = f->private;
 
 	flush_work(&pc->work);
+	free_percpu(pc->count);
 	kfree(pc);
 }
 
@@ -73,11 +85,11 @@ static enum dmf_result pass_submit_bio(struct dmf_filter *f, struct bio *bio)
 	struct pass_c *pc = f->private;
 	unsigned long flags;
 
-	atomic64_inc(&pc->bios);
+	this_cpu_inc(pc->count->bios);
 	if (op_is_write(bio_op(bio)))
-		atomic64_inc(&pc->writes);
+		this_cpu_inc(pc->count->writes);
 	else if (bio_op(bio) == REQ_OP_READ)
-		atomic64_inc(&pc->reads);
+		this_cpu_inc(pc->count->reads);
 	if (!pc->defer)
 		return DMF_PASS;
 	spin_lock_irqsave(&pc->lock, flags);
@@ -92,9 +104,10 @@ static void pass_status(struct dmf_filter *f, char *result, unsigned int maxlen)
 	struct pass_c *pc = f->private;
 	unsigned int sz = 0;
 
-	DMF_EMIT("bios %lld reads %lld writes %lld deferred %d",
-		 atomic64_read(&pc->bios), atomic64_read(&pc->reads),
-		 atomic64_read(&pc->writes), pc->defer);
+	DMF_EMIT("bios %llu reads %llu writes %llu deferred %d",
+		 dmf_counter_sum(&pc->count->bios),
+		 dmf_counter_sum(&pc->count->reads),
+		 dmf_counter_sum(&pc->count->writes), pc->defer);
 }
 
 static struct dmf_filter_type pass_filter_type = {

@@ -14,6 +14,8 @@
 #include <linux/blkdev.h>
 #include <linux/module.h>
 #include <linux/list.h>
+#include <linux/percpu.h>
+#include <linux/string.h>
 
 struct dmf_device;
 
@@ -85,6 +87,32 @@ void dmf_unregister_filter_type(struct dmf_filter_type *type);
 
 /* Resume a bio a filter held: the filters after it, then the device. */
 void dmf_bio_continue(struct dmf_filter *f, struct bio *bio);
+
+/*
+ * Event counters of a filter: a struct of u64 fields allocated with
+ * alloc_percpu().  The bio path counts with this_cpu_inc(p->field), which
+ * needs no locked instruction and shares no cache line; status adds the
+ * CPUs' values up with dmf_counter_sum(&p->field).  A reset may lose
+ * counts made while it runs.
+ */
+static inline u64 dmf_counter_sum(const u64 __percpu *counter)
+{
+	u64 sum = 0;
+	int cpu;
+
+	for_each_possible_cpu(cpu)
+		sum += *per_cpu_ptr(counter, cpu);
+	return sum;
+}
+
+static inline void dmf_counters_reset(void __percpu *counters, size_t size)
+{
+	int cpu;
+
+	for_each_possible_cpu(cpu)
+		memset(per_cpu_ptr(counters, cpu), 0, size);
+}
+
 /* Submit a bio to a device without any filter seeing it. */
 void dmf_submit_bio_direct(struct bio *bio);
 /*
