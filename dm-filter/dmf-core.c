@@ -3,13 +3,15 @@
  * dm-filter core: filter types, filtered devices and their filter chains,
  * attach and detach with I/O in flight, automatic detach of vanished disks.
  *
- * A filtered device is a struct dmf_device in an xarray keyed by dev_t
- * (looked up under RCU) holding the ordered list of its filters.  Every
- * bio that runs through the chain holds the device's percpu_ref 'active'
- * from its first filter to its last (a held bio keeps it until it is
- * resumed).  To change the chain the core closes the gate: new bios are
- * parked on a list, the ref is killed and drained, the chain changes, the
- * ref is revived and the parked bios run through the new chain.  No bio is
+ * A filtered device is a struct dmf_device in a hash table keyed by dev_t
+ * (looked up under RCU) holding the ordered list of its filters.  A bio
+ * runs through the chain inside an RCU read-side section; a bio a filter
+ * holds takes the device's percpu_ref 'active' until it is resumed and
+ * leaves the chain.  To change the chain the core closes the gate: new
+ * bios are parked on a list, an RCU grace period lets the bios in the
+ * chain leave it, the ref is killed and drained (held bios), the chain
+ * changes, the ref is revived and the parked bios run through the new
+ * chain.  No bio is
  * lost, none is seen twice by a filter, and a filter's destructor runs with
  * no bio inside it.
  *
@@ -145,36 +147,51 @@ static struct dmf_device *dmf_lookup_device(dev_t dev)
 	return NULL;
 }
 
-/* Returns true when the bio is to go on to the device now. */
+/*
+ * Runs the bio through the filters from f on.  Returns true when the bio
+ * is to go on to the device now.  A bio coming from the hook (has_ref
+ * false) runs inside an RCU read-side section that keeps the chain in
+ * place, and takes the device's reference only when a filter holds it; a
+ * resumed held bio (has_ref true) carries that reference, and gives it
+ * back when no filter holds it any more.
+ */
 static bool dmf_run_chain(struct dmf_device *d, struct dmf_filter *f,
-			  struct bio *bio)
+			  struct bio *bio, bool has_ref)
 {
 	list_for_each_entry_from(f, &d->filters, list) {
 		switch (f->type->submit_bio(f, bio)) {
 		case DMF_PASS:
 			continue;
 		case DMF_COMPLETE:
-			percpu_ref_put(&d->active);
+			if (has_ref)
+				percpu_ref_put(&d->active);
 			return false;
 		case DMF_HOLD:
-			/* The held bio keeps the reference. */
+			/*
+			 * Percpu mode while the gate is open: a resume on
+			 * another CPU may put before this get.
+			 */
+			if (!has_ref)
+				percpu_ref_get(&d->active);
 			return false;
 		}
 	}
-	percpu_ref_put(&d->active);
+	if (has_ref)
+		percpu_ref_put(&d->active);
 	return true;
 }
 
 /*
  * Called by the hook, with preemption disabled, for bios of devices that
- * may be filtered.  Returns true when the bio is to go on to the device
- * now, false when a filter completed or holds it.
+ * may be filtered, and for the bios parked while the gate was closed.
+ * Returns true when the bio is to go on to the device now, false when a
+ * filter completed or holds it (or it is parked).
  */
 bool dmf_handle_bio(struct bio *bio)
 {
 	struct dmf_device *d;
 	unsigned long flags;
-	bool dead;
+	bool pass, dead;
 
 again:
 	rcu_read_lock();
@@ -183,7 +200,8 @@ again:
 		rcu_read_unlock();
 		return true;
 	}
-	if (unlikely(!percpu_ref_tryget_live(&d->active))) {
+	/* Pairs with the release in dmf_gate_open(). */
+	if (unlikely(smp_load_acquire(&d->blocked))) {
 		spin_lock_irqsave(&d->lock, flags);
 		if (d->blocked && !d->dead) {
 			bio_list_add(&d->deferred, bio);
@@ -198,16 +216,16 @@ again:
 			goto again;	/* the gate opened meanwhile */
 		return true;
 	}
-	rcu_read_unlock();
-
 	if (unlikely(READ_ONCE(bio->bi_bdev->bd_disk->diskseq) != d->diskseq)) {
 		/* Another disk under the same number: not ours to filter. */
-		percpu_ref_put(&d->active);
+		rcu_read_unlock();
 		mod_delayed_work(system_wq, &dmf_check_work, 0);
 		return true;
 	}
-	return dmf_run_chain(d, list_first_entry(&d->filters, struct dmf_filter,
-						 list), bio);
+	pass = dmf_run_chain(d, list_first_entry(&d->filters, struct dmf_filter,
+						 list), bio, false);
+	rcu_read_unlock();
+	return pass;
 }
 
 void dmf_bio_continue(struct dmf_filter *f, struct bio *bio)
@@ -215,7 +233,7 @@ void dmf_bio_continue(struct dmf_filter *f, struct bio *bio)
 	struct dmf_device *d = f->dev;
 
 	f = list_next_entry(f, list);
-	if (dmf_run_chain(d, f, bio))
+	if (dmf_run_chain(d, f, bio, true))
 		dmf_hook_pass(bio);
 }
 EXPORT_SYMBOL_GPL(dmf_bio_continue);
@@ -248,8 +266,11 @@ static void dmf_active_release(struct percpu_ref *ref)
 static void dmf_gate_close(struct dmf_device *d)
 {
 	spin_lock_irq(&d->lock);
-	d->blocked = true;
+	WRITE_ONCE(d->blocked, true);
 	spin_unlock_irq(&d->lock);
+	/* Bios that did not see the gate closed leave the chain ... */
+	synchronize_rcu();
+	/* ... and then those held by a filter. */
 	percpu_ref_kill(&d->active);
 	wait_for_completion(&d->drained);
 }
@@ -262,7 +283,8 @@ static void dmf_gate_open(struct dmf_device *d)
 	reinit_completion(&d->drained);
 	percpu_ref_reinit(&d->active);
 	spin_lock_irq(&d->lock);
-	d->blocked = false;
+	/* The chain and the revived ref before the gate opens. */
+	smp_store_release(&d->blocked, false);
 	bios = d->deferred;
 	bio_list_init(&d->deferred);
 	spin_unlock_irq(&d->lock);
