@@ -11,9 +11,8 @@
  * bios are parked on a list, an RCU grace period lets the bios in the
  * chain leave it, the ref is killed and drained (held bios), the chain
  * changes, the ref is revived and the parked bios run through the new
- * chain.  No bio is
- * lost, none is seen twice by a filter, and a filter's destructor runs with
- * no bio inside it.
+ * chain.  No bio is lost, none is seen twice by a filter, and a filter's
+ * destructor runs with no bio inside it.
  *
  * After a filter is added, the device's queue is frozen and thawed once so
  * that every request submitted before the attach has completed when the

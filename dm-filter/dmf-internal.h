@@ -24,7 +24,7 @@ struct dmf_device {
 	struct list_head node;		/* dmf_devices */
 	struct hlist_node hash_node;	/* dmf_dev_table */
 
-	/* Held around every filter callback and by every held bio. */
+	/* Held by every bio a filter holds, until it leaves the chain. */
 	struct percpu_ref active;
 	struct completion drained;
 
