@@ -69,15 +69,16 @@ _dmf_stat() {
 	dmf status "$1" "$2" | awk -v k="$3" '{ for (i = 1; i < NF; i += 2) if ($i == k) print $(i + 1) }'
 }
 
-# A memory-backed null_blk device of $2 MiB named $1 (configfs); prints
-# the device path.  $3: queue_mode (2 = blk-mq, default; 0 = bio-based).
+# A null_blk device of $2 MiB named $1 (configfs); prints the device path.
+# $3: queue_mode (2 = blk-mq, default; 0 = bio-based).  $4: memory_backed
+# (1 = keeps the data, default; 0 = reads return garbage, no memory used).
 _nullb_create() {
-	local name=$1 mib=$2 mode=${3:-2} d=/sys/kernel/config/nullb/$1
+	local name=$1 mib=$2 mode=${3:-2} backed=${4:-1} d=/sys/kernel/config/nullb/$1
 	[ -d /sys/kernel/config/nullb ] || modprobe null_blk nr_devices=0 || return 1
 	mountpoint -q /sys/kernel/config || mount -t configfs none /sys/kernel/config
 	mkdir "$d" || return 1
 	echo "$mib" >"$d/size"
-	echo 1 >"$d/memory_backed"
+	echo "$backed" >"$d/memory_backed"
 	echo "$mode" >"$d/queue_mode"
 	echo 1 >"$d/power" || return 1
 	# 6.12 names the disk after the configfs item, 6.1 nullb<index>.
