@@ -3,9 +3,13 @@
  * dm-filter core: filter types, filtered devices and their filter chains,
  * attach and detach with I/O in flight, automatic detach of vanished disks.
  *
- * A filtered device is a struct dmf_device in a hash table keyed by dev_t
- * (looked up under RCU) holding the ordered list of its filters.  A bio
- * runs through the chain inside an RCU read-side section; a bio a filter
+ * A filtered device is a struct dmf_device holding the ordered list of
+ * its filters; the filtered devices of a disk (whole disk, partitions)
+ * hang off a struct dmf_disk in a hash table keyed by the disk, looked up
+ * under RCU.  A bio meets the filters of its partition (for a bio to the
+ * whole disk: of the filtered partition that holds it), then those of the
+ * whole disk, each in its own device's sector numbers.  A bio runs
+ * through a chain inside an RCU read-side section; a bio a filter
  * holds takes the device's percpu_ref 'active' until it is resumed and
  * leaves the chain.  To change the chain the core closes the gate: new
  * bios are parked on a list, an RCU grace period lets the bios in the
@@ -38,8 +42,8 @@
 /* Serialises attach, detach, messages and the vanished-disk check. */
 DEFINE_MUTEX(dmf_ctl_mutex);
 LIST_HEAD(dmf_devices);
-/* Filtered devices by dev_t: the bio path finds its device in one bucket. */
-static DEFINE_HASHTABLE(dmf_dev_table, 10);
+/* Disks with filtered devices: the bio path finds its disk in one bucket. */
+static DEFINE_HASHTABLE(dmf_disk_table, 10);
 static u32 dmf_next_id;
 
 static DEFINE_MUTEX(dmf_types_mutex);
@@ -134,25 +138,57 @@ int dmf_iterate_types(dmf_type_fn fn, void *data)
 /* ---- the I/O path ------------------------------------------------------- */
 
 /* Under rcu_read_lock() or dmf_ctl_mutex. */
-static struct dmf_device *dmf_lookup_device(dev_t dev)
+static struct dmf_disk *dmf_lookup_disk(const struct gendisk *disk)
 {
-	struct dmf_device *d;
+	struct dmf_disk *dd;
 
-	hash_for_each_possible_rcu(dmf_dev_table, d, hash_node, dev,
+	hash_for_each_possible_rcu(dmf_disk_table, dd, hash_node,
+				   (unsigned long)disk,
 				   lockdep_is_held(&dmf_ctl_mutex)) {
-		if (d->dev == dev)
-			return d;
+		if (dd->disk == disk)
+			return dd;
 	}
 	return NULL;
 }
 
 /*
+ * The sector a bio's numbers count from: a bio to a partition counts from
+ * the partition's start until the block layer has remapped it
+ * (BIO_REMAPPED), a bio to the whole disk from the disk's start.
+ */
+static sector_t dmf_bio_origin(struct bio *bio)
+{
+	struct block_device *bdev = bio->bi_bdev;
+
+	if (bdev_is_partition(bdev) && !bio_flagged(bio, BIO_REMAPPED))
+		return bdev->bd_start_sect;
+	return 0;
+}
+
+/* A filter sees a bio in its own device's numbers, from d's start. */
+static void dmf_bio_enter(struct dmf_device *d, struct bio *bio)
+{
+	if (bio_sectors(bio)) {
+		bio->bi_iter.bi_sector += dmf_bio_origin(bio);
+		bio->bi_iter.bi_sector -= d->bdev->bd_start_sect;
+	}
+}
+
+static void dmf_bio_leave(struct dmf_device *d, struct bio *bio)
+{
+	if (bio_sectors(bio)) {
+		bio->bi_iter.bi_sector += d->bdev->bd_start_sect;
+		bio->bi_iter.bi_sector -= dmf_bio_origin(bio);
+	}
+}
+
+/*
  * Runs the bio through the filters from f on.  Returns true when the bio
- * is to go on to the device now.  A bio coming from the hook (has_ref
- * false) runs inside an RCU read-side section that keeps the chain in
- * place, and takes the device's reference only when a filter holds it; a
- * resumed held bio (has_ref true) carries that reference, and gives it
- * back when no filter holds it any more.
+ * is to go on.  A bio coming from the hook (has_ref false) runs inside an
+ * RCU read-side section that keeps the chain in place, and takes the
+ * device's reference only when a filter holds it; a resumed held bio
+ * (has_ref true) carries that reference, and gives it back when no filter
+ * holds it any more.
  */
 static bool dmf_run_chain(struct dmf_device *d, struct dmf_filter *f,
 			  struct bio *bio, bool has_ref)
@@ -181,48 +217,197 @@ static bool dmf_run_chain(struct dmf_device *d, struct dmf_filter *f,
 }
 
 /*
- * Called by the hook, with preemption disabled, for bios of devices that
- * may be filtered, and for the bios parked while the gate was closed.
- * Returns true when the bio is to go on to the device now, false when a
- * filter completed or holds it (or it is parked).
+ * Under rcu_read_lock(): the bio through every filter of d.  Returns true
+ * when it is to go on (every filter passed it, or d is going away, or its
+ * disk is another one now); false when a filter completed or holds it, or
+ * it is parked until the chain has changed.
  */
-bool dmf_handle_bio(struct bio *bio)
+static bool dmf_device_run(struct dmf_device *d, struct bio *bio)
 {
-	struct dmf_device *d;
 	unsigned long flags;
-	bool pass, dead;
+	bool dead, pass;
 
-again:
-	rcu_read_lock();
-	d = dmf_lookup_device(bio->bi_bdev->bd_dev);
-	if (!d) {
-		rcu_read_unlock();
-		return true;
-	}
 	/* Pairs with the release in dmf_gate_open(). */
-	if (unlikely(smp_load_acquire(&d->blocked))) {
+	while (unlikely(smp_load_acquire(&d->blocked))) {
 		spin_lock_irqsave(&d->lock, flags);
-		if (d->blocked && !d->dead) {
+		dead = d->dead;
+		if (d->blocked && !dead) {
 			bio_list_add(&d->deferred, bio);
 			spin_unlock_irqrestore(&d->lock, flags);
-			rcu_read_unlock();
 			return false;
 		}
-		dead = d->dead;
 		spin_unlock_irqrestore(&d->lock, flags);
-		rcu_read_unlock();
-		if (!dead)
-			goto again;	/* the gate opened meanwhile */
-		return true;
+		if (dead)
+			return true;
 	}
-	if (unlikely(READ_ONCE(bio->bi_bdev->bd_disk->diskseq) != d->diskseq)) {
+	if (unlikely(READ_ONCE(d->bdev->bd_disk->diskseq) != d->diskseq)) {
 		/* Another disk under the same number: not ours to filter. */
-		rcu_read_unlock();
 		mod_delayed_work(system_wq, &dmf_check_work, 0);
 		return true;
 	}
+	dmf_bio_enter(d, bio);
 	pass = dmf_run_chain(d, list_first_entry(&d->filters, struct dmf_filter,
 						 list), bio, false);
+	if (pass)
+		dmf_bio_leave(d, bio);
+	return pass;
+}
+
+/*
+ * Under rcu_read_lock(): the filtered partition whose filters see the bio:
+ * the bio's own partition, or for a bio to the whole disk the one that
+ * holds all of it.  ERR_PTR(-EXDEV) for a bio to the whole disk that
+ * crosses a filtered partition's edge: it is split there first.
+ */
+static struct dmf_device *dmf_partition_of(struct dmf_disk *dd,
+					   struct bio *bio)
+{
+	struct dmf_device *d;
+	sector_t start, end, part_start, part_end;
+
+	if (list_empty(&dd->parts))
+		return NULL;
+	if (bdev_is_partition(bio->bi_bdev)) {
+		list_for_each_entry_rcu(d, &dd->parts, part_node)
+			if (d->bdev == bio->bi_bdev)
+				return d;
+		return NULL;
+	}
+	/* An empty flush is the disk's: shown to its filters only. */
+	if (!bio_sectors(bio))
+		return NULL;
+	start = bio->bi_iter.bi_sector;
+	end = bio_end_sector(bio);
+	list_for_each_entry_rcu(d, &dd->parts, part_node) {
+		part_start = d->bdev->bd_start_sect;
+		part_end = part_start + bdev_nr_sectors(d->bdev);
+		if (end <= part_start || start >= part_end)
+			continue;
+		if (start >= part_start && end <= part_end)
+			return d;
+		return ERR_PTR(-EXDEV);
+	}
+	return NULL;
+}
+
+/*
+ * Whole-disk filters count from the disk's start: a partition's bio is
+ * remapped here as the block layer would (which then leaves it alone).
+ * False for a bio beyond the partition's end: the block layer fails it.
+ */
+static bool dmf_remap_to_disk(struct bio *bio)
+{
+	struct block_device *part = bio->bi_bdev;
+	sector_t nr = bio_sectors(bio), max;
+
+	if (!bdev_is_partition(part) || bio_flagged(bio, BIO_REMAPPED))
+		return true;
+	if (nr) {
+		max = bdev_nr_sectors(part);
+		if (nr > max || bio->bi_iter.bi_sector > max - nr)
+			return false;
+		bio->bi_iter.bi_sector += part->bd_start_sect;
+	}
+	bio_set_flag(bio, BIO_REMAPPED);
+	return true;
+}
+
+/* Where a bio goes on after the filters of a device. */
+enum dmf_stage {
+	DMF_STAGE_PARTITION,
+	DMF_STAGE_DISK,
+	DMF_STAGE_DONE,
+};
+
+static enum dmf_stage dmf_stage_after(struct dmf_device *d)
+{
+	return bdev_is_partition(d->bdev) ? DMF_STAGE_DISK : DMF_STAGE_DONE;
+}
+
+/*
+ * Under rcu_read_lock(): the bio through the filters it has not met yet,
+ * from stage on.  Returns true when it is to go on to the device now.
+ */
+static bool dmf_run_stages(struct dmf_disk *dd, struct bio *bio,
+			   enum dmf_stage stage)
+{
+	struct dmf_device *d;
+
+	if (stage == DMF_STAGE_PARTITION) {
+		d = dmf_partition_of(dd, bio);
+		if (IS_ERR(d)) {
+			dmf_split_queue(bio);
+			return false;
+		}
+		if (d && !dmf_device_run(d, bio))
+			return false;
+		stage = DMF_STAGE_DISK;
+	}
+	if (stage == DMF_STAGE_DISK) {
+		d = rcu_dereference(dd->whole);
+		if (d && dmf_remap_to_disk(bio) && !dmf_device_run(d, bio))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Called by the hook, with preemption disabled, for bios of disks that
+ * may have filtered devices, and by the splitter for the pieces it made.
+ * Returns true when the bio is to go on to the device now, false when a
+ * filter completed or holds it (or it is parked or being split).
+ */
+bool dmf_handle_bio(struct bio *bio)
+{
+	struct dmf_disk *dd;
+	bool pass = true;
+
+	rcu_read_lock();
+	dd = dmf_lookup_disk(bio->bi_bdev->bd_disk);
+	if (dd)
+		pass = dmf_run_stages(dd, bio, DMF_STAGE_PARTITION);
+	rcu_read_unlock();
+	return pass;
+}
+
+/*
+ * For the splitter: the sectors from the bio's start up to the first edge
+ * of a filtered partition inside it (all of them when there is none).
+ */
+unsigned int dmf_first_piece(struct bio *bio)
+{
+	sector_t start = bio->bi_iter.bi_sector, end = bio_end_sector(bio);
+	sector_t cut = end, edge;
+	struct dmf_device *d;
+	struct dmf_disk *dd;
+
+	rcu_read_lock();
+	dd = dmf_lookup_disk(bio->bi_bdev->bd_disk);
+	if (dd && !bdev_is_partition(bio->bi_bdev)) {
+		list_for_each_entry_rcu(d, &dd->parts, part_node) {
+			edge = d->bdev->bd_start_sect;
+			if (edge > start && edge < cut)
+				cut = edge;
+			edge += bdev_nr_sectors(d->bdev);
+			if (edge > start && edge < cut)
+				cut = edge;
+		}
+	}
+	rcu_read_unlock();
+	return cut - start;
+}
+
+/*
+ * A bio parked on d: through d's filters (unless d is going away), then
+ * those after d.
+ */
+static bool dmf_device_run_parked(struct dmf_device *d, struct bio *bio)
+{
+	bool pass;
+
+	rcu_read_lock();
+	pass = dmf_device_run(d, bio) &&
+	       dmf_run_stages(d->ddisk, bio, dmf_stage_after(d));
 	rcu_read_unlock();
 	return pass;
 }
@@ -230,9 +415,21 @@ again:
 void dmf_bio_continue(struct dmf_filter *f, struct bio *bio)
 {
 	struct dmf_device *d = f->dev;
+	bool pass;
 
+	/*
+	 * Once the chain gives the reference back, a detach may free d and
+	 * its disk: the RCU read-side section keeps both until we are done.
+	 */
+	rcu_read_lock();
 	f = list_next_entry(f, list);
-	if (dmf_run_chain(d, f, bio, true))
+	pass = dmf_run_chain(d, f, bio, true);
+	if (pass) {
+		dmf_bio_leave(d, bio);
+		pass = dmf_run_stages(d->ddisk, bio, dmf_stage_after(d));
+	}
+	rcu_read_unlock();
+	if (pass)
 		dmf_hook_pass(bio);
 }
 EXPORT_SYMBOL_GPL(dmf_bio_continue);
@@ -288,7 +485,7 @@ static void dmf_gate_open(struct dmf_device *d)
 	bio_list_init(&d->deferred);
 	spin_unlock_irq(&d->lock);
 	while ((bio = bio_list_pop(&bios)))
-		if (dmf_handle_bio(bio))
+		if (dmf_device_run_parked(d, bio))
 			dmf_hook_pass(bio);
 }
 
@@ -309,29 +506,59 @@ static struct dmf_device *dmf_device_create(dev_t dev, struct block_device *bdev
 	d->bdev = bdev;
 	d->diskseq = bdev->bd_disk->diskseq;
 	INIT_LIST_HEAD(&d->filters);
+	INIT_LIST_HEAD(&d->part_node);
 	init_completion(&d->drained);
 	spin_lock_init(&d->lock);
 	bio_list_init(&d->deferred);
 	return d;
 }
 
+/* Under dmf_ctl_mutex: d, with its first filter, goes live. */
+static void dmf_device_publish(struct dmf_device *d, struct dmf_disk *dd)
+{
+	d->ddisk = dd;
+	if (bdev_is_partition(d->bdev))
+		list_add_tail_rcu(&d->part_node, &dd->parts);
+	else
+		rcu_assign_pointer(dd->whole, d);
+	list_add_tail(&d->node, &dmf_devices);
+	if (!dd->nr_devices++) {
+		hash_add_rcu(dmf_disk_table, &dd->hash_node,
+			     (unsigned long)dd->disk);
+		dmf_hook_watch(dd->disk);
+	}
+}
+
 /* The chain is empty and the gate closed: unpublish and free. */
 static void dmf_device_destroy(struct dmf_device *d)
 {
+	struct dmf_disk *dd = d->ddisk;
 	struct bio_list bios;
 	struct bio *bio;
+	bool last;
 
 	spin_lock_irq(&d->lock);
 	d->dead = true;
 	bios = d->deferred;
 	bio_list_init(&d->deferred);
 	spin_unlock_irq(&d->lock);
-	hash_del_rcu(&d->hash_node);
-	dmf_hook_unwatch(d->dev);
+	if (bdev_is_partition(d->bdev))
+		list_del_rcu(&d->part_node);
+	else
+		RCU_INIT_POINTER(dd->whole, NULL);
+	last = !--dd->nr_devices;
+	if (last) {
+		hash_del_rcu(&dd->hash_node);
+		dmf_hook_unwatch(dd->disk);
+	}
 	list_del(&d->node);
 	synchronize_rcu();
+	/* Parked bios skip d (dead) and meet the filters after it. */
 	while ((bio = bio_list_pop(&bios)))
-		dmf_hook_pass(bio);
+		if (dmf_device_run_parked(d, bio))
+			dmf_hook_pass(bio);
+	if (last)
+		kfree(dd);
 	percpu_ref_exit(&d->active);
 	dmx_bdev_put(d->bdev);
 	kfree(d);
@@ -421,9 +648,20 @@ void dmf_check_now(void)
 	dmf_check_devices();
 }
 
+/* Under dmf_ctl_mutex. */
+static struct dmf_device *dmf_find_device(dev_t dev)
+{
+	struct dmf_device *d;
+
+	list_for_each_entry(d, &dmf_devices, node)
+		if (d->dev == dev)
+			return d;
+	return NULL;
+}
+
 struct dmf_filter *dmf_find_filter(dev_t dev, u32 id, const char *type)
 {
-	struct dmf_device *d = dmf_lookup_device(dev);
+	struct dmf_device *d = dmf_find_device(dev);
 	struct dmf_filter *f, *found = NULL;
 
 	if (!d)
@@ -440,6 +678,7 @@ int dmf_attach(dev_t dev, const char *type_name, const char *args, u32 *id,
 {
 	struct dmf_filter_type *type;
 	struct dmf_device *d, *new_d = NULL;
+	struct dmf_disk *dd = NULL, *new_dd = NULL;
 	struct dmf_filter *f;
 	char **argv = NULL;
 	int argc = 0, r;
@@ -489,7 +728,7 @@ int dmf_attach(dev_t dev, const char *type_name, const char *args, u32 *id,
 			 "cannot hook submit_bio_noacct; see the kernel log");
 		goto bad_unlock;
 	}
-	d = dmf_lookup_device(dev);
+	d = dmf_find_device(dev);
 	if (!d) {
 		struct block_device *bdev = dmx_bdev_get(dev);
 
@@ -509,6 +748,15 @@ int dmf_attach(dev_t dev, const char *type_name, const char *args, u32 *id,
 			r = -ENODEV;
 			goto bad_new;
 		}
+		dd = dmf_lookup_disk(bdev->bd_disk);
+		if (!dd) {
+			new_dd = kzalloc(sizeof(*new_dd), GFP_KERNEL);
+			if (!new_dd)
+				goto bad_new;
+			new_dd->disk = bdev->bd_disk;
+			INIT_LIST_HEAD(&new_dd->parts);
+			dd = new_dd;
+		}
 	}
 	if (!++dmf_next_id)
 		++dmf_next_id;
@@ -518,9 +766,7 @@ int dmf_attach(dev_t dev, const char *type_name, const char *args, u32 *id,
 	if (new_d) {
 		list_add_tail(&f->list, &d->filters);
 		d->nr_filters = 1;
-		hash_add_rcu(dmf_dev_table, &d->hash_node, dev);
-		list_add_tail(&d->node, &dmf_devices);
-		dmf_hook_watch(dev);
+		dmf_device_publish(d, dd);
 		schedule_delayed_work(&dmf_check_work, HZ);
 	} else {
 		dmf_gate_close(d);
@@ -565,6 +811,10 @@ int dmf_detach(dev_t dev, u32 id, const char *type)
 
 int dmf_core_init(void)
 {
+	int r = dmf_split_init();
+
+	if (r)
+		return r;
 	/*
 	 * Hook now, while no filtered device has I/O in flight; if another
 	 * module holds the hook, load anyway: attach retries and refuses
@@ -582,6 +832,7 @@ void dmf_core_exit(void)
 	cancel_delayed_work_sync(&dmf_check_work);
 	WARN_ON_ONCE(!list_empty(&dmf_devices));
 	dmf_hook_exit();
+	dmf_split_exit();
 }
 
 static int __init dmf_init(void)

@@ -15,8 +15,8 @@
  * runs instead of submit_bio_noacct().  The callback leaves a bio alone
  * when
  *
- *  - no filtered device hashes to the bio's device (one test_bit: the only
- *    cost for devices without filters),
+ *  - no disk with a filtered device (whole or partition) hashes to the
+ *    bio's disk (one test_bit: the only cost for disks without filters),
  *  - current->bio_list is set: the bio comes from inside a driver's
  *    ->submit_bio (a split remainder, or a stacked driver's bio to its
  *    lower device), which the filters already saw or do not own,
@@ -44,23 +44,27 @@ static u16 dmf_watch_count[1 << DMF_HASH_BITS];
 static DEFINE_PER_CPU(long, dmf_hook_inflight);
 static bool dmf_hook_registered;
 
-static unsigned int dmf_hash(dev_t dev)
+/*
+ * Keyed by the disk, not the dev_t: a filter on a partition sees bios to
+ * the whole disk, and one on the whole disk bios to its partitions.
+ */
+static unsigned int dmf_hash(const struct gendisk *disk)
 {
-	return hash_32(dev, DMF_HASH_BITS);
+	return hash_ptr(disk, DMF_HASH_BITS);
 }
 
 /* Under dmf_ctl_mutex. */
-void dmf_hook_watch(dev_t dev)
+void dmf_hook_watch(const struct gendisk *disk)
 {
-	unsigned int h = dmf_hash(dev);
+	unsigned int h = dmf_hash(disk);
 
 	if (!dmf_watch_count[h]++)
 		set_bit(h, dmf_watched);
 }
 
-void dmf_hook_unwatch(dev_t dev)
+void dmf_hook_unwatch(const struct gendisk *disk)
 {
-	unsigned int h = dmf_hash(dev);
+	unsigned int h = dmf_hash(disk);
 
 	if (WARN_ON_ONCE(!dmf_watch_count[h]))
 		return;
@@ -94,7 +98,7 @@ static notrace void dmf_hook_callback(unsigned long ip, unsigned long parent_ip,
 	if (unlikely(!regs))
 		return;
 	bio = (struct bio *)regs_get_kernel_argument(regs, 0);
-	if (likely(!test_bit(dmf_hash(bio->bi_bdev->bd_dev), dmf_watched)))
+	if (likely(!test_bit(dmf_hash(bio->bi_bdev->bd_disk), dmf_watched)))
 		return;
 	if (current->bio_list)
 		return;

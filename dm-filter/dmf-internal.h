@@ -14,15 +14,28 @@
 
 #define DMF_PREFIX "dm-filter: "
 
+/*
+ * The filtered devices of one disk: the whole disk and its partitions.
+ * A bio meets the filters of its partition first, then those of the disk.
+ */
+struct dmf_disk {
+	struct gendisk *disk;		/* kept by the devices' references */
+	struct hlist_node hash_node;	/* dmf_disk_table */
+	struct dmf_device __rcu *whole;
+	struct list_head parts;		/* dmf_device.part_node, RCU */
+	unsigned int nr_devices;
+};
+
 /* One filtered block device (whole disk or partition). */
 struct dmf_device {
 	dev_t dev;
 	struct block_device *bdev;	/* counted reference */
+	struct dmf_disk *ddisk;
 	u64 diskseq;			/* of the disk at attach */
 	struct list_head filters;	/* first to see a bio first */
 	unsigned int nr_filters;
 	struct list_head node;		/* dmf_devices */
-	struct hlist_node hash_node;	/* dmf_dev_table */
+	struct list_head part_node;	/* dmf_disk.parts (partitions) */
 
 	/* Held by every bio a filter holds, until it leaves the chain. */
 	struct percpu_ref active;
@@ -38,14 +51,15 @@ struct dmf_device {
 /* dmf-hook.c: the interception mechanism. */
 int dmf_hook_enable(void);
 void dmf_hook_exit(void);
-void dmf_hook_watch(dev_t dev);
-void dmf_hook_unwatch(dev_t dev);
+void dmf_hook_watch(const struct gendisk *disk);
+void dmf_hook_unwatch(const struct gendisk *disk);
 void dmf_hook_pass(struct bio *bio);
 
 /* dmf-core.c */
 extern struct mutex dmf_ctl_mutex;
 extern struct list_head dmf_devices;
 bool dmf_handle_bio(struct bio *bio);
+unsigned int dmf_first_piece(struct bio *bio);
 struct dmf_filter_type *dmf_get_type(const char *name);
 void dmf_put_type(struct dmf_filter_type *type);
 typedef int (*dmf_type_fn)(struct dmf_filter_type *type, void *data);
@@ -57,6 +71,11 @@ void dmf_check_now(void);
 struct dmf_filter *dmf_find_filter(dev_t dev, u32 id, const char *type);
 int dmf_core_init(void);
 void dmf_core_exit(void);
+
+/* dmf-split.c: whole-disk bios that cross a filtered partition's edge. */
+int dmf_split_init(void);
+void dmf_split_exit(void);
+void dmf_split_queue(struct bio *bio);
 
 /* dmf-ctl.c */
 int dmf_ctl_init(void);

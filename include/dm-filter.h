@@ -61,9 +61,12 @@ struct dmf_filter_type {
 	/* Destroy; no bio is in the filter any more. */
 	void (*dtr)(struct dmf_filter *f);
 	/*
-	 * Every bio submitted to the device.  Called in the submitter's
-	 * task from inside the interception hook, with preemption
-	 * disabled: it must not sleep, and must not submit bios itself;
+	 * Every bio submitted to the device, also through its whole disk
+	 * (for a partition) or through its partitions (for a whole disk),
+	 * with bi_sector in the device's own numbers: use f->bdev, not
+	 * bio->bi_bdev.  Called in the submitter's task from inside the
+	 * interception hook with preemption disabled, or from dm-filter's
+	 * own tasks: it must not sleep, and must not submit bios itself;
 	 * work that does either belongs behind DMF_HOLD.  Bios the filter
 	 * makes for the same device (from that work) must go through
 	 * dmf_submit_bio_direct().

@@ -167,8 +167,11 @@ _cryptsetup_api_test() {
 }
 
 # --- tests/cases/cryptsetup-full: the whole `make check`, one test a case ----
-# Reference mode needs nothing loaded (the tests load the targets they use);
-# with DMT_TARGET_IMPL=ours, our dm-integrity replaces the kernel's first.
+# make check runs 00modules-test first, which loads dm-crypt, dm-verity,
+# dm-integrity and dm-zero, and some later tests rely on that (align-test2
+# reads dm-crypt's version from `dmsetup targets`): each case loads them as
+# that test would, so that it also runs alone.  With DMT_TARGET_IMPL=ours,
+# our dm-integrity is loaded instead of the kernel's.
 _cryptsetup_full_requires() {
 	_cryptsetup_requires
 	[ "${DMT_TARGET_IMPL:-kernel}" = kernel ] || _have_integrity_impl
@@ -177,7 +180,10 @@ _cryptsetup_full_requires() {
 _cryptsetup_full_test() {
 	if [ "${DMT_TARGET_IMPL:-kernel}" != kernel ]; then
 		_use_integrity_impl || return 1
+	else
+		modprobe -q dm-integrity 2>/dev/null || true
 	fi
+	modprobe -q -a dm-crypt dm-verity dm-zero 2>/dev/null || true
 	_cryptsetup_test "$1"
 }
 

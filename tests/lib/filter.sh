@@ -142,3 +142,19 @@ _fio_wait() {
 		return 1
 	fi
 }
+
+# An MBR with two 24 MiB Linux partitions into image $1: sectors
+# 2048-51199 and 51200-100351.
+_mbr_two_partitions() {
+	python3 - "$1" <<'PY'
+import struct, sys
+def entry(start, count):
+    return struct.pack("<B3sB3sII", 0, b"\0\0\0", 0x83, b"\0\0\0", start, count)
+mbr = bytearray(512)
+mbr[446:462] = entry(2048, 49152)
+mbr[462:478] = entry(2048 + 49152, 49152)
+mbr[510:512] = b"\x55\xaa"
+with open(sys.argv[1], "r+b") as f:
+    f.write(mbr)
+PY
+}

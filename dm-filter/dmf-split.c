@@ -1,0 +1,138 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * dm-filter splitter: a bio to a whole disk that crosses the edge of a
+ * filtered partition.
+ *
+ * A partition's filters must see every write that lands in the partition,
+ * also one made through the whole disk; such a bio is shown to them in
+ * the partition's numbers.  A bio that lies partly inside and partly
+ * outside a filtered partition is cut at the partition's edges first.
+ * Cutting allocates, which the hook (preemption disabled, maybe under
+ * memory pressure) must not do, so these bios, rare outside tools that
+ * write the whole disk, go to a WQ_MEM_RECLAIM worker that cuts them with
+ * GFP_NOIO from a bio_set of its own (a mempool: no deadlock when memory
+ * is short) and runs each piece through the filters.
+ *
+ * The pieces end in dmf_piece_end(); the module waits for the last of
+ * them before it frees the bio_set and its text.
+ */
+#include <linux/bio.h>
+#include <linux/workqueue.h>
+#include <linux/atomic.h>
+#include <linux/delay.h>
+#include "dmf-internal.h"
+
+static struct bio_set dmf_split_set;
+static struct workqueue_struct *dmf_split_wq;
+static DEFINE_SPINLOCK(dmf_split_lock);
+static struct bio_list dmf_split_bios = BIO_EMPTY_LIST;
+/* Pieces made and not yet ended. */
+static atomic_t dmf_pieces_inflight = ATOMIC_INIT(0);
+
+static void dmf_split_fn(struct work_struct *work);
+static DECLARE_WORK(dmf_split_work, dmf_split_fn);
+
+/* Any context: the bio is cut and filtered in the worker. */
+void dmf_split_queue(struct bio *bio)
+{
+	unsigned long flags;
+
+	/*
+	 * A polled bio's submitter polls the bio it submitted, which is not
+	 * the piece that reaches a queue: complete by interrupt instead.
+	 */
+	bio_clear_polled(bio);
+	spin_lock_irqsave(&dmf_split_lock, flags);
+	bio_list_add(&dmf_split_bios, bio);
+	spin_unlock_irqrestore(&dmf_split_lock, flags);
+	queue_work(dmf_split_wq, &dmf_split_work);
+}
+
+/* As bio_chain()'s end_io, but in this module, so unload can wait for it. */
+static void dmf_piece_end(struct bio *piece)
+{
+	struct bio *parent = piece->bi_private;
+
+	if (piece->bi_status && !parent->bi_status)
+		parent->bi_status = piece->bi_status;
+	bio_put(piece);
+	bio_endio(parent);
+	atomic_dec(&dmf_pieces_inflight);
+}
+
+/* A piece (or the last part of a bio) through the filters, then on. */
+static void dmf_split_submit(struct bio *bio)
+{
+	if (dmf_handle_bio(bio))
+		dmf_hook_pass(bio);
+}
+
+static void dmf_split_one(struct bio *bio)
+{
+	unsigned int sectors;
+	struct bio *piece;
+
+	for (;;) {
+		sectors = dmf_first_piece(bio);
+		if (sectors >= bio_sectors(bio))
+			break;
+		/*
+		 * A zone append cannot be cut (zoned disks have no partitions:
+		 * not seen in practice).  The mempool makes bio_split() wait
+		 * rather than fail.
+		 */
+		piece = bio_op(bio) == REQ_OP_ZONE_APPEND ? NULL :
+			bio_split(bio, sectors, GFP_NOIO, &dmf_split_set);
+		if (!piece) {
+			pr_err_ratelimited(DMF_PREFIX "cannot cut a bio at a filtered partition's edge: it goes on unfiltered\n");
+			dmf_hook_pass(bio);
+			return;
+		}
+		atomic_inc(&dmf_pieces_inflight);
+		bio_inc_remaining(bio);
+		piece->bi_private = bio;
+		piece->bi_end_io = dmf_piece_end;
+		dmf_split_submit(piece);
+	}
+	dmf_split_submit(bio);
+}
+
+static void dmf_split_fn(struct work_struct *work)
+{
+	struct bio_list bios;
+	struct bio *bio;
+
+	spin_lock_irq(&dmf_split_lock);
+	bios = dmf_split_bios;
+	bio_list_init(&dmf_split_bios);
+	spin_unlock_irq(&dmf_split_lock);
+	while ((bio = bio_list_pop(&bios)))
+		dmf_split_one(bio);
+}
+
+int dmf_split_init(void)
+{
+	int r = bioset_init(&dmf_split_set, BIO_POOL_SIZE, 0, 0);
+
+	if (r)
+		return r;
+	dmf_split_wq = alloc_workqueue("dmf_split", WQ_MEM_RECLAIM, 0);
+	if (!dmf_split_wq) {
+		bioset_exit(&dmf_split_set);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* Module exit: nothing is attached, so no new bio is queued. */
+void dmf_split_exit(void)
+{
+	flush_work(&dmf_split_work);
+	while (atomic_read(&dmf_pieces_inflight))
+		usleep_range(1000, 2000);
+	/* dmf_piece_end() runs in interrupts and in tasks: wait for both. */
+	synchronize_rcu();
+	synchronize_rcu_tasks();
+	destroy_workqueue(dmf_split_wq);
+	bioset_exit(&dmf_split_set);
+}
