@@ -67,7 +67,9 @@ struct dmf_filter_type {
 	 * bio->bi_bdev.  Called in the submitter's task from inside the
 	 * interception hook with preemption disabled, or from dm-filter's
 	 * own tasks: it must not sleep, and must not submit bios itself;
-	 * work that does either belongs behind DMF_HOLD.  Bios the filter
+	 * work that does either belongs behind DMF_HOLD.  A bio to a DM
+	 * device may come twice (DM resubmits what it held while
+	 * suspended): seeing it again must be harmless.  Bios the filter
 	 * makes for the same device (from that work) must go through
 	 * dmf_submit_bio_direct().
 	 */
