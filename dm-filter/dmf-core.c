@@ -434,6 +434,16 @@ void dmf_bio_continue(struct dmf_filter *f, struct bio *bio)
 }
 EXPORT_SYMBOL_GPL(dmf_bio_continue);
 
+void dmf_bio_complete(struct dmf_filter *f, struct bio *bio,
+		      blk_status_t status)
+{
+	/* The submitter's end_io sees the sector it submitted. */
+	dmf_bio_leave(f->dev, bio);
+	bio->bi_status = status;
+	bio_endio(bio);
+}
+EXPORT_SYMBOL_GPL(dmf_bio_complete);
+
 void dmf_submit_bio_direct(struct bio *bio)
 {
 	dmf_hook_pass(bio);

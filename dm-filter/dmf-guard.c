@@ -72,7 +72,9 @@ static enum dmf_result guard_submit_bio(struct dmf_filter *f, struct bio *bio)
 	struct guard_rules *rs;
 	unsigned int i;
 
-	if (!write && bio_op(bio) != REQ_OP_READ)
+	/* An empty flush changes no sector (an fsync must not fail). */
+	if (!bio_sectors(bio) ||
+	    (!write && bio_op(bio) != REQ_OP_READ))
 		return DMF_PASS;
 	rcu_read_lock();
 	rs = rcu_dereference(gc->rules);
@@ -82,7 +84,7 @@ static enum dmf_result guard_submit_bio(struct dmf_filter *f, struct bio *bio)
 		const struct guard_rule *r = &rs->rule[i];
 
 		if ((write || r->reads) && s < r->start + r->len &&
-		    (e > r->start || (e == s && s >= r->start)))
+		    e > r->start)
 			deny = true;
 	}
 	rcu_read_unlock();
@@ -94,7 +96,7 @@ static enum dmf_result guard_submit_bio(struct dmf_filter *f, struct bio *bio)
 		this_cpu_inc(gc->count->denied_writes);
 	else
 		this_cpu_inc(gc->count->denied_reads);
-	bio_io_error(bio);
+	dmf_bio_complete(f, bio, BLK_STS_IOERR);
 	return DMF_COMPLETE;
 }
 

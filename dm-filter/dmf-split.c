@@ -39,9 +39,12 @@ void dmf_split_queue(struct bio *bio)
 
 	/*
 	 * A polled bio's submitter polls the bio it submitted, which is not
-	 * the piece that reaches a queue: complete by interrupt instead.
+	 * the piece that reaches a queue: complete by interrupt instead.  A
+	 * NOWAIT piece could fail with EAGAIN after another was written, and
+	 * the submitter is not waiting here anyway.
 	 */
 	bio_clear_polled(bio);
+	bio->bi_opf &= ~REQ_NOWAIT;
 	spin_lock_irqsave(&dmf_split_lock, flags);
 	bio_list_add(&dmf_split_bios, bio);
 	spin_unlock_irqrestore(&dmf_split_lock, flags);
@@ -77,15 +80,20 @@ static void dmf_split_one(struct bio *bio)
 		if (sectors >= bio_sectors(bio))
 			break;
 		/*
-		 * A zone append cannot be cut (zoned disks have no partitions:
-		 * not seen in practice).  The mempool makes bio_split() wait
-		 * rather than fail.
+		 * An atomic write or a zone append must not be cut (the block
+		 * layer refuses to split them too; zoned disks have no
+		 * partitions): fail it rather than let it past the filters.
+		 * The mempool makes bio_split() wait rather than fail.
 		 */
-		piece = bio_op(bio) == REQ_OP_ZONE_APPEND ? NULL :
-			bio_split(bio, sectors, GFP_NOIO, &dmf_split_set);
+		piece = NULL;
+		if (bio_op(bio) != REQ_OP_ZONE_APPEND &&
+		    !(bio->bi_opf & DMX_REQ_ATOMIC))
+			piece = bio_split(bio, sectors, GFP_NOIO,
+					  &dmf_split_set);
 		if (!piece) {
-			pr_err_ratelimited(DMF_PREFIX "cannot cut a bio at a filtered partition's edge: it goes on unfiltered\n");
-			dmf_hook_pass(bio);
+			pr_err_ratelimited(DMF_PREFIX "cannot cut a bio across a filtered partition's edge: failed\n");
+			bio->bi_status = BLK_STS_NOTSUPP;
+			bio_endio(bio);
 			return;
 		}
 		atomic_inc(&dmf_pieces_inflight);

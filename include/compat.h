@@ -209,6 +209,13 @@ static inline u8 bdev_partno(const struct block_device *bdev)
 #define bdev_thaw(bdev)		thaw_bdev(bdev)
 #endif
 
+/* Atomic writes (REQ_ATOMIC, 6.11 on): bios that must not be split. */
+#ifdef REQ_ATOMIC
+#define DMX_REQ_ATOMIC	REQ_ATOMIC
+#else
+#define DMX_REQ_ATOMIC	((__force blk_opf_t)0)
+#endif
+
 /*
  * A counted reference to the block device dev, without keeping it open
  * (an open would, for instance, turn a loop detach into a deferred

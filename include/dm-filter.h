@@ -23,7 +23,7 @@ struct dmf_device;
 enum dmf_result {
 	/* Not touched: hand it to the next filter, then to the device. */
 	DMF_PASS,
-	/* The filter ended it (bio_endio), typically with an error. */
+	/* The filter ended it with dmf_bio_complete(), typically with an error. */
 	DMF_COMPLETE,
 	/*
 	 * The filter keeps it and calls dmf_bio_continue() later, from any
@@ -92,6 +92,12 @@ void dmf_unregister_filter_type(struct dmf_filter_type *type);
 
 /* Resume a bio a filter held: the filters after it, then the device. */
 void dmf_bio_continue(struct dmf_filter *f, struct bio *bio);
+/*
+ * End a bio in submit_bio, before returning DMF_COMPLETE: gives it back
+ * its submitter's sector numbers, then bio_endio() with status.
+ */
+void dmf_bio_complete(struct dmf_filter *f, struct bio *bio,
+		      blk_status_t status);
 
 /*
  * Event counters of a filter: a struct of u64 fields allocated with
