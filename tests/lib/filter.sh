@@ -101,12 +101,16 @@ _nullb_destroy() {
 
 # fio with data verification on $1 (file or device), $2 MiB, $3 loops, in
 # the background; sets FIO_PID.  Output in $TMPDIR/fio-$4.log.
+# With norandommap two writes of one block can be in flight together and
+# end in either order: serialize_overlap keeps fio's record of the last
+# write true, so a verify error means the data was damaged.
 _fio_verify_bg() {
 	local target=$1 mib=$2 loops=$3 tag=${4:-bg}
 	fio --name=verify --filename="$target" --size="${mib}M" --rw=randwrite \
 		--bs=4k --ioengine=libaio --iodepth=8 --direct=1 --verify=crc32c \
 		--verify_fatal=1 --loops="$loops" --randrepeat=1 --norandommap \
-		--output="$TMPDIR/fio-$tag.log" >/dev/null 2>&1 &
+		--serialize_overlap=1 --output="$TMPDIR/fio-$tag.log" \
+		>"$TMPDIR/fio-$tag.err" 2>&1 &
 	FIO_PID=$!
 }
 
@@ -138,6 +142,7 @@ _fio_wait() {
 	wait "$FIO_PID" || rc=$?
 	if [ "$rc" != 0 ]; then
 		grep -iE 'err|verify|bad' "$TMPDIR/fio-$tag.log" | head -n 5
+		head -n 20 "$TMPDIR/fio-$tag.err"
 		fail "fio ($tag) exited $rc"
 		return 1
 	fi
@@ -156,5 +161,51 @@ mbr[462:478] = entry(2048 + 49152, 49152)
 mbr[510:512] = b"\x55\xaa"
 with open(sys.argv[1], "r+b") as f:
     f.write(mbr)
+PY
+}
+
+# _cbt_read_map <device> <out file> <map> <chunk>: the dirty blocks of map
+# active|snapshot of the cbt filter on <device>, read in chunks of <chunk>
+# blocks, as "start length" lines.
+_cbt_read_map() {
+	local dev=$1 out=$2 map=$3 chunk=$4 start=0 blocks
+	blocks=$(_dmf_stat "$dev" cbt blocks)
+	: >"$out"
+	while [ "$start" -lt "$blocks" ]; do
+		dmf message "$dev" cbt ranges "$map" "$start" "$chunk" >>"$out" || return 1
+		start=$((start + chunk))
+	done
+}
+
+# _cbt_compare <fio write_iolog> <ranges file> <block size>: every block
+# fio wrote is dirty, and every dirty block was written (fio's own record
+# is the oracle).
+_cbt_compare() {
+	python3 - "$@" <<'PY'
+import sys
+log, ranges, bs = sys.argv[1], sys.argv[2], int(sys.argv[3])
+want = set()
+n = 0
+for line in open(log):
+    f = line.split()
+    # "[time] file write offset length" (iolog version 2 or 3)
+    if "write" in f[1:3] and len(f) >= 4:
+        i = f.index("write")
+        off, ln = int(f[i + 1]), int(f[i + 2])
+        want.update(range(off // bs, (off + ln - 1) // bs + 1))
+        n += 1
+got = set()
+for line in open(ranges):
+    f = line.split()
+    if f[0] == "continue":
+        sys.exit("ranges output was cut short: " + line)
+    s, ln = int(f[0]), int(f[1])
+    got.update(range(s, s + ln))
+missing, extra = want - got, got - want
+print(f"{n} writes, {len(want)} blocks written, {len(got)} dirty, "
+      f"{len(missing)} missing, {len(extra)} extra")
+if missing or extra:
+    print("missing", sorted(missing)[:10], "extra", sorted(extra)[:10])
+    sys.exit(1)
 PY
 }
