@@ -37,6 +37,7 @@
 #include <linux/workqueue.h>
 #include <linux/string.h>
 #include <linux/blk-mq.h>
+#include <trace/events/block.h>
 #include "dmf-internal.h"
 
 /* Serialises attach, detach, messages and the vanished-disk check. */
@@ -292,8 +293,9 @@ static struct dmf_device *dmf_partition_of(struct dmf_disk *dd,
 
 /*
  * Whole-disk filters count from the disk's start: a partition's bio is
- * remapped here as the block layer would (which then leaves it alone).
- * False for a bio beyond the partition's end: the block layer fails it.
+ * remapped here as the block layer would (which then leaves it alone, so
+ * the remap event blktrace shows is emitted here too).  False for a bio
+ * beyond the partition's end: the block layer fails it.
  */
 static bool dmf_remap_to_disk(struct bio *bio)
 {
@@ -307,6 +309,8 @@ static bool dmf_remap_to_disk(struct bio *bio)
 		if (nr > max || bio->bi_iter.bi_sector > max - nr)
 			return false;
 		bio->bi_iter.bi_sector += part->bd_start_sect;
+		trace_block_bio_remap(bio, part->bd_dev,
+				      bio->bi_iter.bi_sector - part->bd_start_sect);
 	}
 	bio_set_flag(bio, BIO_REMAPPED);
 	return true;

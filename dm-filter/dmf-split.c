@@ -13,10 +13,12 @@
  * GFP_NOIO from a bio_set of its own (a mempool: no deadlock when memory
  * is short) and runs each piece through the filters.
  *
- * The pieces end in dmf_piece_end(); the module waits for the last of
- * them before it frees the bio_set and its text.
+ * The pieces end in dmf_piece_end().  Each holds a reference on the
+ * module, so rmmod is refused (EBUSY) while one is in flight rather than
+ * waiting in module exit for a device that may never complete it.
  */
 #include <linux/bio.h>
+#include <linux/module.h>
 #include <linux/workqueue.h>
 #include <linux/atomic.h>
 #include <linux/delay.h>
@@ -61,6 +63,8 @@ static void dmf_piece_end(struct bio *piece)
 	bio_put(piece);
 	bio_endio(parent);
 	atomic_dec(&dmf_pieces_inflight);
+	/* The rest of this function is covered by the RCU waits in exit. */
+	module_put(THIS_MODULE);
 }
 
 /* A piece (or the last part of a bio) through the filters, then on. */
@@ -83,19 +87,21 @@ static void dmf_split_one(struct bio *bio)
 		 * An atomic write or a zone append must not be cut (the block
 		 * layer refuses to split them too; zoned disks have no
 		 * partitions): fail it rather than let it past the filters.
-		 * The mempool makes bio_split() wait rather than fail.
+		 * The mempool makes bio_split() wait rather than fail (it
+		 * returns NULL or, from 6.14, an ERR_PTR when it refuses).
 		 */
 		piece = NULL;
 		if (bio_op(bio) != REQ_OP_ZONE_APPEND &&
 		    !(bio->bi_opf & DMX_REQ_ATOMIC))
 			piece = bio_split(bio, sectors, GFP_NOIO,
 					  &dmf_split_set);
-		if (!piece) {
+		if (IS_ERR_OR_NULL(piece)) {
 			pr_err_ratelimited(DMF_PREFIX "cannot cut a bio across a filtered partition's edge: failed\n");
 			bio->bi_status = BLK_STS_NOTSUPP;
 			bio_endio(bio);
 			return;
 		}
+		__module_get(THIS_MODULE);
 		atomic_inc(&dmf_pieces_inflight);
 		bio_inc_remaining(bio);
 		piece->bi_private = bio;
@@ -132,13 +138,20 @@ int dmf_split_init(void)
 	return 0;
 }
 
-/* Module exit: nothing is attached, so no new bio is queued. */
+/*
+ * Module exit: nothing is attached, so no new bio is queued, and no piece
+ * is in flight (each holds a module reference); only a forced unload can
+ * find one, and then waits for it.
+ */
 void dmf_split_exit(void)
 {
 	flush_work(&dmf_split_work);
 	while (atomic_read(&dmf_pieces_inflight))
 		usleep_range(1000, 2000);
-	/* dmf_piece_end() runs in interrupts and in tasks: wait for both. */
+	/*
+	 * The last dmf_piece_end() may still be returning: it runs in
+	 * interrupts and in tasks, wait for both.
+	 */
 	synchronize_rcu();
 	synchronize_rcu_tasks();
 	destroy_workqueue(dmf_split_wq);
