@@ -10,11 +10,6 @@ _dmf_requires() {
 	# shellcheck disable=SC2086
 	_have_our_module $DMF_MODULES
 	_have_program cc fio python3 losetup
-	# Under I/O the debug test kernel's guest freezes with no report
-	# (open, see Documentation/dm-filter.rst): until that is found, the
-	# cases say so instead of hanging.  DMT_FILTER_ON_TEST=1 runs them.
-	[ "$DMT_KERNEL" != test ] || [ "${DMT_FILTER_ON_TEST:-0}" = 1 ] ||
-		_skip "known guest freeze on the debug test kernel (DMT_FILTER_ON_TEST=1 runs it)"
 }
 
 # The tool, built once per guest from the checkout.
