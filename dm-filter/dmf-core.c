@@ -356,8 +356,9 @@ static bool dmf_run_stages(struct dmf_disk *dd, struct bio *bio,
 }
 
 /*
- * Called by the hook, with preemption disabled, for bios of disks that
- * may have filtered devices, and by the splitter for the pieces it made.
+ * Called by the hook (in the submitter's task, preemptible or not) for
+ * bios of disks that may have filtered devices, and by the splitter for
+ * the pieces it made.
  * Returns true when the bio is to go on to the device now, false when a
  * filter completed or holds it (or it is parked or being split).
  */

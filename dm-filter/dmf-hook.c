@@ -6,9 +6,11 @@
  * submit_bio_noacct(), registered when the module loads (or, if another
  * module held the hook then, at the next attach) and kept until the module
  * is unloaded.  Its callback looks at the bio (first argument) and, when
- * the bio's device is filtered, runs the filters there and then (the
- * callback runs with preemption disabled, which filters' submit_bio
- * allows).  A bio they pass goes on into submit_bio_noacct() untouched,
+ * the bio's device is filtered, runs the filters there and then, in the
+ * submitter's task: preemptible when this is the function's only ftrace
+ * hook (ftrace calls it straight from the trampoline), with preemption
+ * disabled when others share it (ftrace's list function), so filters must
+ * not sleep there.  A bio they pass goes on into submit_bio_noacct() untouched,
  * so it costs one pass through the ftrace trampoline, as for any bio.  For
  * a bio a filter completed or holds, the callback rewrites the return
  * instruction pointer so that dmf_hook_consumed(), which does nothing,

@@ -7,8 +7,8 @@
  * also one made through the whole disk; such a bio is shown to them in
  * the partition's numbers.  A bio that lies partly inside and partly
  * outside a filtered partition is cut at the partition's edges first.
- * Cutting allocates, which the hook (preemption disabled, maybe under
- * memory pressure) must not do, so these bios, rare outside tools that
+ * Cutting allocates, which the hook (maybe atomic, maybe under memory
+ * pressure) must not do, so these bios, rare outside tools that
  * write the whole disk, go to a WQ_MEM_RECLAIM worker that cuts them with
  * GFP_NOIO from a bio_set of its own (a mempool: no deadlock when memory
  * is short) and runs each piece through the filters.
