@@ -62,8 +62,11 @@ static unsigned long *cbt_alloc_map(u64 nr_blocks)
 			GFP_KERNEL);
 }
 
-/* Set bits first..last (inclusive), atomically word by word. */
-static void cbt_set_range(unsigned long *map, u64 first, u64 last)
+/*
+ * Set bits first..last (inclusive), atomically word by word; a word
+ * already set is only read.  Inlined: most bios touch one word.
+ */
+static inline void cbt_set_range(unsigned long *map, u64 first, u64 last)
 {
 	u64 w = first / BITS_PER_LONG, lw = last / BITS_PER_LONG;
 
@@ -110,10 +113,9 @@ static enum dmf_result cbt_submit_bio(struct dmf_filter *f, struct bio *bio)
 			return DMF_PASS;
 		last = cc->nr_blocks - 1;
 	}
-	rcu_read_lock();
-	map = rcu_dereference(cc->active);
+	/* submit_bio runs in an RCU read-side section (dm-filter.h). */
+	map = rcu_dereference_check(cc->active, rcu_read_lock_any_held());
 	cbt_set_range(map, first, last);
-	rcu_read_unlock();
 	return DMF_PASS;
 }
 

@@ -138,7 +138,7 @@ int dmf_iterate_types(dmf_type_fn fn, void *data)
 
 /* ---- the I/O path ------------------------------------------------------- */
 
-/* Under rcu_read_lock() or dmf_ctl_mutex. */
+/* In an RCU read-side section (any flavour) or under dmf_ctl_mutex. */
 static struct dmf_disk *dmf_lookup_disk(const struct gendisk *disk)
 {
 	struct dmf_disk *dd;
@@ -153,34 +153,30 @@ static struct dmf_disk *dmf_lookup_disk(const struct gendisk *disk)
 }
 
 /*
- * The sector a bio's numbers count from: a bio to a partition counts from
- * the partition's start until the block layer has remapped it
- * (BIO_REMAPPED), a bio to the whole disk from the disk's start.
+ * How far the bio's sector numbers are from d's: a bio to a partition
+ * counts from the partition's start until the block layer has remapped it
+ * (BIO_REMAPPED), a bio to the whole disk from the disk's start.  Zero
+ * unless a whole-disk bio meets a partition's filters (or a remapped
+ * partition bio comes round again).
  */
-static sector_t dmf_bio_origin(struct bio *bio)
+static sector_t dmf_bio_offset(struct dmf_device *d, struct bio *bio)
 {
 	struct block_device *bdev = bio->bi_bdev;
+	sector_t origin = 0;
 
 	if (bdev_is_partition(bdev) && !bio_flagged(bio, BIO_REMAPPED))
-		return bdev->bd_start_sect;
-	return 0;
+		origin = bdev->bd_start_sect;
+	return origin - d->bdev->bd_start_sect;
 }
 
-/* A filter sees a bio in its own device's numbers, from d's start. */
-static void dmf_bio_enter(struct dmf_device *d, struct bio *bio)
-{
-	if (bio_sectors(bio)) {
-		bio->bi_iter.bi_sector += dmf_bio_origin(bio);
-		bio->bi_iter.bi_sector -= d->bdev->bd_start_sect;
-	}
-}
-
+/*
+ * A filter sees a bio in its own device's numbers, from d's start
+ * (dmf_device_run() moves it there); back to the submitter's numbers.
+ */
 static void dmf_bio_leave(struct dmf_device *d, struct bio *bio)
 {
-	if (bio_sectors(bio)) {
-		bio->bi_iter.bi_sector += d->bdev->bd_start_sect;
-		bio->bi_iter.bi_sector -= dmf_bio_origin(bio);
-	}
+	if (bio_sectors(bio))
+		bio->bi_iter.bi_sector -= dmf_bio_offset(d, bio);
 }
 
 /*
@@ -189,10 +185,11 @@ static void dmf_bio_leave(struct dmf_device *d, struct bio *bio)
  * RCU read-side section that keeps the chain in place, and takes the
  * device's reference only when a filter holds it; a resumed held bio
  * (has_ref true) carries that reference, and gives it back when no filter
- * holds it any more.
+ * holds it any more.  Inlined: has_ref is a constant at every call.
  */
-static bool dmf_run_chain(struct dmf_device *d, struct dmf_filter *f,
-			  struct bio *bio, bool has_ref)
+static __always_inline bool dmf_run_chain(struct dmf_device *d,
+					  struct dmf_filter *f,
+					  struct bio *bio, bool has_ref)
 {
 	list_for_each_entry_from(f, &d->filters, list) {
 		switch (f->type->submit_bio(f, bio)) {
@@ -217,57 +214,78 @@ static bool dmf_run_chain(struct dmf_device *d, struct dmf_filter *f,
 	return true;
 }
 
-/*
- * Under rcu_read_lock(): the bio through every filter of d.  Returns true
- * when it is to go on (every filter passed it, or d is going away, or its
- * disk is another one now); false when a filter completed or holds it, or
- * it is parked until the chain has changed.
- */
-static bool dmf_device_run(struct dmf_device *d, struct bio *bio)
+/* What became of a bio that found d's gate closed. */
+enum dmf_gate_result {
+	DMF_GATE_OPENED,	/* open again: run the chain */
+	DMF_GATE_PARKED,	/* on d->deferred until the chain has changed */
+	DMF_GATE_DEAD,		/* d is going away: the bio skips its filters */
+};
+
+static noinline enum dmf_gate_result dmf_device_park(struct dmf_device *d,
+						     struct bio *bio)
 {
+	enum dmf_gate_result r = DMF_GATE_OPENED;
 	unsigned long flags;
-	bool dead, pass;
+
+	spin_lock_irqsave(&d->lock, flags);
+	if (d->dead) {
+		r = DMF_GATE_DEAD;
+	} else if (d->blocked) {
+		bio_list_add(&d->deferred, bio);
+		r = DMF_GATE_PARKED;
+	}
+	spin_unlock_irqrestore(&d->lock, flags);
+	return r;
+}
+
+/*
+ * In an RCU read-side section: the bio through every filter of d.  Returns
+ * true when it is to go on (every filter passed it, or d is going away, or
+ * its disk is another one now); false when a filter completed or holds it,
+ * or it is parked until the chain has changed.
+ */
+static __always_inline bool dmf_device_run(struct dmf_device *d,
+					   struct bio *bio)
+{
+	sector_t offset;
 
 	/* Pairs with the release in dmf_gate_open(). */
 	while (unlikely(smp_load_acquire(&d->blocked))) {
-		spin_lock_irqsave(&d->lock, flags);
-		dead = d->dead;
-		if (d->blocked && !dead) {
-			bio_list_add(&d->deferred, bio);
-			spin_unlock_irqrestore(&d->lock, flags);
+		switch (dmf_device_park(d, bio)) {
+		case DMF_GATE_OPENED:
+			continue;
+		case DMF_GATE_PARKED:
 			return false;
-		}
-		spin_unlock_irqrestore(&d->lock, flags);
-		if (dead)
+		case DMF_GATE_DEAD:
 			return true;
+		}
 	}
-	if (unlikely(READ_ONCE(d->bdev->bd_disk->diskseq) != d->diskseq)) {
+	if (unlikely(READ_ONCE(d->ddisk->disk->diskseq) != d->diskseq)) {
 		/* Another disk under the same number: not ours to filter. */
 		mod_delayed_work(system_wq, &dmf_check_work, 0);
 		return true;
 	}
-	dmf_bio_enter(d, bio);
-	pass = dmf_run_chain(d, list_first_entry(&d->filters, struct dmf_filter,
-						 list), bio, false);
-	if (pass)
-		dmf_bio_leave(d, bio);
-	return pass;
+	offset = bio_sectors(bio) ? dmf_bio_offset(d, bio) : 0;
+	bio->bi_iter.bi_sector += offset;
+	if (!dmf_run_chain(d, list_first_entry(&d->filters, struct dmf_filter,
+					       list), bio, false))
+		return false;
+	bio->bi_iter.bi_sector -= offset;
+	return true;
 }
 
 /*
- * Under rcu_read_lock(): the filtered partition whose filters see the bio:
- * the bio's own partition, or for a bio to the whole disk the one that
+ * In an RCU read-side section: the filtered partition whose filters see
+ * the bio: its own partition, or for a bio to the whole disk the one that
  * holds all of it.  ERR_PTR(-EXDEV) for a bio to the whole disk that
  * crosses a filtered partition's edge: it is split there first.
  */
-static struct dmf_device *dmf_partition_of(struct dmf_disk *dd,
-					   struct bio *bio)
+static noinline struct dmf_device *dmf_partition_of(struct dmf_disk *dd,
+						    struct bio *bio)
 {
 	struct dmf_device *d;
 	sector_t start, end, part_start, part_end;
 
-	if (list_empty(&dd->parts))
-		return NULL;
 	if (bdev_is_partition(bio->bi_bdev)) {
 		list_for_each_entry_rcu(d, &dd->parts, part_node)
 			if (d->bdev == bio->bi_bdev)
@@ -329,15 +347,15 @@ static enum dmf_stage dmf_stage_after(struct dmf_device *d)
 }
 
 /*
- * Under rcu_read_lock(): the bio through the filters it has not met yet,
- * from stage on.  Returns true when it is to go on to the device now.
+ * In an RCU read-side section: the bio through the filters it has not met
+ * yet, from stage on.  Returns true when it is to go on to the device now.
  */
 static bool dmf_run_stages(struct dmf_disk *dd, struct bio *bio,
 			   enum dmf_stage stage)
 {
 	struct dmf_device *d;
 
-	if (stage == DMF_STAGE_PARTITION) {
+	if (stage == DMF_STAGE_PARTITION && !list_empty(&dd->parts)) {
 		d = dmf_partition_of(dd, bio);
 		if (IS_ERR(d)) {
 			dmf_split_queue(bio);
@@ -345,10 +363,9 @@ static bool dmf_run_stages(struct dmf_disk *dd, struct bio *bio,
 		}
 		if (d && !dmf_device_run(d, bio))
 			return false;
-		stage = DMF_STAGE_DISK;
 	}
-	if (stage == DMF_STAGE_DISK) {
-		d = rcu_dereference(dd->whole);
+	if (stage != DMF_STAGE_DONE) {
+		d = rcu_dereference_check(dd->whole, rcu_read_lock_any_held());
 		if (d && dmf_remap_to_disk(bio) && !dmf_device_run(d, bio))
 			return false;
 	}
@@ -356,22 +373,25 @@ static bool dmf_run_stages(struct dmf_disk *dd, struct bio *bio,
 }
 
 /*
- * Called by the hook (in the submitter's task, preemptible or not) for
- * bios of disks that may have filtered devices, and by the splitter for
- * the pieces it made.
- * Returns true when the bio is to go on to the device now, false when a
- * filter completed or holds it (or it is parked or being split).
+ * Called by the hook for bios of disks that may have filtered devices,
+ * and by the splitter for the pieces it made.  Returns true when the bio
+ * is to go on to the device now, false when a filter completed or holds it
+ * (or it is parked or being split).
+ *
+ * The filters run with preemption disabled: that is an RCU read-side
+ * section (synchronize_rcu() waits for it), and with preemptible RCU two
+ * calls cheaper per bio than rcu_read_lock().
  */
 bool dmf_handle_bio(struct bio *bio)
 {
 	struct dmf_disk *dd;
 	bool pass = true;
 
-	rcu_read_lock();
+	rcu_read_lock_sched_notrace();
 	dd = dmf_lookup_disk(bio->bi_bdev->bd_disk);
 	if (dd)
 		pass = dmf_run_stages(dd, bio, DMF_STAGE_PARTITION);
-	rcu_read_unlock();
+	rcu_read_unlock_sched_notrace();
 	return pass;
 }
 

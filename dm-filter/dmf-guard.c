@@ -76,8 +76,8 @@ static enum dmf_result guard_submit_bio(struct dmf_filter *f, struct bio *bio)
 	if (!bio_sectors(bio) ||
 	    (!write && bio_op(bio) != REQ_OP_READ))
 		return DMF_PASS;
-	rcu_read_lock();
-	rs = rcu_dereference(gc->rules);
+	/* submit_bio runs in an RCU read-side section (dm-filter.h). */
+	rs = rcu_dereference_check(gc->rules, rcu_read_lock_any_held());
 	if (write && rs->ro)
 		deny = true;
 	for (i = 0; !deny && i < rs->nr; i++) {
@@ -87,7 +87,6 @@ static enum dmf_result guard_submit_bio(struct dmf_filter *f, struct bio *bio)
 		    e > r->start)
 			deny = true;
 	}
-	rcu_read_unlock();
 	if (!deny) {
 		this_cpu_inc(gc->count->passed);
 		return DMF_PASS;

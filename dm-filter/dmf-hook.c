@@ -7,10 +7,9 @@
  * module held the hook then, at the next attach) and kept until the module
  * is unloaded.  Its callback looks at the bio (first argument) and, when
  * the bio's device is filtered, runs the filters there and then, in the
- * submitter's task: preemptible when this is the function's only ftrace
- * hook (ftrace calls it straight from the trampoline), with preemption
- * disabled when others share it (ftrace's list function), so filters must
- * not sleep there.  A bio they pass goes on into submit_bio_noacct() untouched,
+ * submitter's task (ftrace calls it straight from the trampoline,
+ * preemptible, when it is the function's only hook; the core disables
+ * preemption around the filters).  A bio they pass goes on into submit_bio_noacct() untouched,
  * so it costs one pass through the ftrace trampoline, as for any bio.  For
  * a bio a filter completed or holds, the callback rewrites the return
  * instruction pointer so that dmf_hook_consumed(), which does nothing,
@@ -104,7 +103,8 @@ static notrace void dmf_hook_callback(unsigned long ip, unsigned long parent_ip,
 		return;
 	if (current->bio_list)
 		return;
-	if (within_module(parent_ip, THIS_MODULE))
+	/* Only dmf_hook_pass() calls submit_bio_noacct() from here. */
+	if (dmx_within_own_text(parent_ip))
 		return;
 	if (dmf_handle_bio(bio))
 		return;

@@ -197,6 +197,18 @@ static inline void dmx_bio_attach_integrity(struct bio *bio, void *bip)
 	ftrace_instruction_pointer_set(fregs, ip)
 #endif
 
+/*
+ * Whether addr lies in the calling module's text: where calls made from
+ * it return to.  From 6.4 a module's memory is one range per type and
+ * within_module() walks all seven; one range is all this needs.
+ */
+#ifdef HAVE_MODULE_MEMORY
+#define dmx_within_own_text(addr)					\
+	within_module_mem_type(addr, THIS_MODULE, MOD_TEXT)
+#else
+#define dmx_within_own_text(addr)	within_module_core(addr, THIS_MODULE)
+#endif
+
 #ifndef HAVE_BDEV_PARTNO
 static inline u8 bdev_partno(const struct block_device *bdev)
 {

@@ -43,3 +43,5 @@ COMPAT_FLAGS += $(call compat_probe,linux/blkdev.h,BLK_INTEGRITY_CSUM_NONE,BLK_I
 COMPAT_FLAGS += $(call compat_probe,linux/device-mapper.h,bool mempool_needs_integrity,DM_MEMPOOL_NEEDS_INTEGRITY)
 # Newer kernels than 6.12: struct blk_integrity's tuple_size is metadata_size.
 COMPAT_FLAGS += $(call compat_probe,linux/blkdev.h,char[[:space:]]+metadata_size;,BLK_INTEGRITY_METADATA_SIZE)
+# 6.4: a module's memory is described per type (struct module_memory).
+COMPAT_FLAGS += $(call compat_probe,linux/module.h,struct module_memory \{,MODULE_MEMORY)

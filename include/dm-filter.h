@@ -65,9 +65,11 @@ struct dmf_filter_type {
 	 * (for a partition) or through its partitions (for a whole disk),
 	 * with bi_sector in the device's own numbers: use f->bdev, not
 	 * bio->bi_bdev.  Called in the submitter's task from inside the
-	 * interception hook (preemption enabled or disabled, depending on
-	 * who else hooks submit_bio_noacct), or from dm-filter's own
-	 * tasks: it must not sleep, and must not submit bios itself;
+	 * interception hook with preemption disabled, or from dm-filter's
+	 * own tasks, always inside an RCU read-side section (RCU state the
+	 * filter reads with rcu_dereference_check(p,
+	 * rcu_read_lock_any_held()) stays until synchronize_rcu() or
+	 * kfree_rcu()): it must not sleep, and must not submit bios itself;
 	 * work that does either belongs behind DMF_HOLD.  A bio to a DM
 	 * device may come twice (DM resubmits what it held while
 	 * suspended): seeing it again must be harmless.  Bios the filter

@@ -8,11 +8,16 @@ of the same job, one of N_BIG I/Os and one of N_SMALL.  Their difference
 is the cost of N_BIG - N_SMALL I/Os without what does not grow with the
 number of I/Os (fio's start and exit, the shell between them).  The first
 SPEC is the reference: the script prints, for each label, the guest
-instructions per I/O (kernel and user), their ratio to the reference, and
-the functions whose instructions per I/O differ most from it.
+instructions per I/O (all, kernel, user, in dm-filter's modules), the
+reference's over the label's (all and kernel only: user space, fio's
+reaping loop, varies more from run to run), and the functions whose
+instructions per I/O differ most from the reference's.
 """
 import bisect
 import sys
+
+# Functions of these modules are summed in the "modules" column.
+MODULES = "[dm_filter"
 
 
 def load_symbols(path):
@@ -70,19 +75,21 @@ def main():
     runs = [per_io(s, addrs, names) for s in sys.argv[2:]]
     ref_label, ref = runs[0]
     ref_total = sum(ref.values())
-    print(f"{'config':<14} {'insns/IO':>10} {'kernel':>10} {'user':>8} {'ratio':>7}")
+    ref_kernel = ref_total - ref.get("(user space)", 0)
+    print(f"{'config':<12} {'insns/IO':>9} {'ratio':>6} {'kernel':>7} {'ratio':>6} "
+          f"{'user':>6} {'modules':>8}")
     for label, prof in runs:
         total = sum(prof.values())
         user = prof.get("(user space)", 0)
-        print(f"{label:<14} {total:>10.0f} {total - user:>10.0f} {user:>8.0f} "
-              f"{ref_total / total:>7.3f}")
+        ours = sum(v for k, v in prof.items() if k.endswith("]") and MODULES in k)
+        print(f"{label:<12} {total:>9.0f} {ref_total / total:>6.3f} {total - user:>7.0f} "
+              f"{ref_kernel / (total - user):>6.3f} {user:>6.0f} {ours:>8.0f}")
     for label, prof in runs[1:]:
         delta = {k: prof.get(k, 0) - ref.get(k, 0) for k in set(prof) | set(ref)}
         print(f"\n{label} - {ref_label}: {sum(delta.values()):+.0f} instructions per I/O;"
               " largest differences by function:")
         for name, d in sorted(delta.items(), key=lambda kv: -abs(kv[1]))[:20]:
             print(f"  {d:+9.1f}  {name}")
-
 
 if __name__ == "__main__":
     main()
