@@ -242,12 +242,14 @@ static noinline enum dmf_gate_result dmf_device_park(struct dmf_device *d,
  * In an RCU read-side section: the bio through every filter of d.  Returns
  * true when it is to go on (every filter passed it, or d is going away, or
  * its disk is another one now); false when a filter completed or holds it,
- * or it is parked until the chain has changed.
+ * or it is parked until the chain has changed.  whole: d is a whole disk
+ * and the bio counts from the disk's start already (sent to the whole
+ * disk, or remapped from a partition), so there is no offset to apply.
  */
-static __always_inline bool dmf_device_run(struct dmf_device *d,
-					   struct bio *bio)
+static __always_inline bool dmf_device_run_at(struct dmf_device *d,
+					      struct bio *bio, bool whole)
 {
-	sector_t offset;
+	sector_t offset = 0;
 
 	/* Pairs with the release in dmf_gate_open(). */
 	while (unlikely(smp_load_acquire(&d->blocked))) {
@@ -265,13 +267,27 @@ static __always_inline bool dmf_device_run(struct dmf_device *d,
 		mod_delayed_work(system_wq, &dmf_check_work, 0);
 		return true;
 	}
-	offset = bio_sectors(bio) ? dmf_bio_offset(d, bio) : 0;
-	bio->bi_iter.bi_sector += offset;
+	if (!whole && bio_sectors(bio)) {
+		offset = dmf_bio_offset(d, bio);
+		bio->bi_iter.bi_sector += offset;
+	}
 	if (!dmf_run_chain(d, list_first_entry(&d->filters, struct dmf_filter,
 					       list), bio, false))
 		return false;
 	bio->bi_iter.bi_sector -= offset;
 	return true;
+}
+
+static __always_inline bool dmf_device_run(struct dmf_device *d,
+					   struct bio *bio)
+{
+	return dmf_device_run_at(d, bio, false);
+}
+
+static __always_inline bool dmf_whole_run(struct dmf_device *d,
+					  struct bio *bio)
+{
+	return dmf_device_run_at(d, bio, true);
 }
 
 /*
@@ -366,7 +382,7 @@ static bool dmf_run_stages(struct dmf_disk *dd, struct bio *bio,
 	}
 	if (stage != DMF_STAGE_DONE) {
 		d = rcu_dereference_check(dd->whole, rcu_read_lock_any_held());
-		if (d && dmf_remap_to_disk(bio) && !dmf_device_run(d, bio))
+		if (d && dmf_remap_to_disk(bio) && !dmf_whole_run(d, bio))
 			return false;
 	}
 	return true;
@@ -384,13 +400,26 @@ static bool dmf_run_stages(struct dmf_disk *dd, struct bio *bio,
  */
 bool dmf_handle_bio(struct bio *bio)
 {
+	struct dmf_device *d;
 	struct dmf_disk *dd;
 	bool pass = true;
 
 	rcu_read_lock_sched_notrace();
 	dd = dmf_lookup_disk(bio->bi_bdev->bd_disk);
-	if (dd)
+	if (!dd)
+		goto out;
+	/*
+	 * The common case, a bio to a whole disk without filtered
+	 * partitions, inline: no stage walk and no offset.
+	 */
+	if (likely(list_empty(&dd->parts) && !bdev_is_partition(bio->bi_bdev))) {
+		d = rcu_dereference_check(dd->whole, rcu_read_lock_any_held());
+		if (d)
+			pass = dmf_whole_run(d, bio);
+	} else {
 		pass = dmf_run_stages(dd, bio, DMF_STAGE_PARTITION);
+	}
+out:
 	rcu_read_unlock_sched_notrace();
 	return pass;
 }
