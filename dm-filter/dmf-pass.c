@@ -111,7 +111,6 @@ static void pass_status(struct dmf_filter *f, char *result, unsigned int maxlen)
 {
 	struct pass_c *pc = f->private;
 	unsigned int sz = 0;
-
 	u64 reads = dmf_counter_sum(&pc->count->reads);
 	u64 writes = dmf_counter_sum(&pc->count->writes);
 	u64 others = dmf_counter_sum(&pc->count->others);
